@@ -1,0 +1,43 @@
+"""Stage 1: read the inputs (proto/ through protoc, events.toml, sdk/_base.py). Reads only; writes nothing."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from google.protobuf import descriptor_pb2
+
+from codegen.protoc import compile_descriptors, compile_python
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Everything the generator reads: descriptors, protoc's Python output, event data and the mixins' source."""
+
+    files: tuple[descriptor_pb2.FileDescriptorProto, ...]
+    python: tuple[tuple[PurePosixPath, str], ...]
+    events: dict[str, dict[str, object]]
+    base_source: str
+
+
+def proto_files(proto_root: Path) -> list[str]:
+    """The .proto files under ``proto_root``, relative and sorted."""
+    return sorted(path.relative_to(proto_root).as_posix() for path in proto_root.rglob("*.proto"))
+
+
+def load(proto_root: Path, events_toml: Path, base_py: Path) -> Loaded:
+    """Compile every file in ``proto_root`` and read the event data and the mixin source."""
+    names = proto_files(proto_root)
+    if not names:
+        raise FileNotFoundError(f"no .proto files in {proto_root}: run `make import-schema` first")
+    fds = compile_descriptors(proto_root, names)
+    python = compile_python(proto_root, names)
+    with events_toml.open("rb") as handle:
+        events = tomllib.load(handle)
+    return Loaded(
+        files=tuple(file for file in fds.file if file.name in names),
+        python=tuple(sorted(python.items())),
+        events=events,
+        base_source=base_py.read_text(encoding="utf-8"),
+    )

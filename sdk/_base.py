@@ -1,0 +1,349 @@
+"""Event base classes and the hand-written behaviour of generated events.
+
+- :class:`BaseEvent`: what every event has — its name (``type``) and payload (``bytes``, ``as_base64``, ``size``).
+- :class:`ProtoEvent`: an event that wraps a decoded protobuf (upb) message; every generated event derives from it.
+- :class:`UnknownEvent`: a message no event class knows, or one whose payload did not decode.
+- ``*Mixin`` classes: convenience properties of generated events. ``codegen/events.toml`` names the mixin an event
+  gets; the generator reads the properties from this file for the Events reference.
+
+This module is a leaf: at run time it imports nothing from ``tiktok_live._generated`` (the generated events import
+it), so no import cycle can form. Protobuf types appear only in annotations.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Final, Generic, Protocol, TypeAlias, TypeVar
+
+from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from tiktok_live._generated.pb import webcast_pb2 as pb
+
+__all__ = [
+    "BaseEvent",
+    "FieldValue",
+    "ProtoEvent",
+    "UnknownEvent",
+]
+
+DIAMOND_USD: Final = 0.005
+"""The USD estimate per diamond that TikTokLive uses for ``GiftEvent.value``."""
+
+
+class BaseEvent:
+    """Base of every event: its name and the payload bytes it was built from.
+
+    ``type`` is the event's class name (``"CommentEvent"``); ``bytes`` the payload exactly as received (empty for
+    events not built from a payload, such as connection events).
+    """
+
+    __slots__ = ("_payload",)
+
+    def __init__(self, payload: builtins.bytes = b"") -> None:
+        self._payload = payload
+
+    @property
+    def type(self) -> str:
+        """The event's name: its class name, e.g. ``"GiftEvent"``."""
+        return type(self).__name__
+
+    @property
+    def bytes(self) -> builtins.bytes:
+        """The payload as received from TikTok (no copy)."""
+        return self._payload
+
+    @property
+    def as_base64(self) -> str:
+        """The payload, base64-encoded (standard alphabet, padded)."""
+        return base64.b64encode(self._payload).decode("ascii")
+
+    @property
+    def size(self) -> int:
+        """The payload's length in bytes."""
+        return len(self._payload)
+
+    def __repr__(self) -> str:
+        return f"<{self.type} size={self.size}>"
+
+
+M = TypeVar("M", bound=Message, covariant=True)
+
+
+class ProtoEvent(BaseEvent, Generic[M]):
+    """An event wrapping one decoded protobuf message: ``proto`` is the typed message, fields are attributes.
+
+    Build one from wire bytes with :meth:`from_bytes` (raises ``google.protobuf.message.DecodeError`` on a corrupt
+    payload; :func:`tiktok_live.events.decode_message` never raises) or from a message with the constructor.
+    """
+
+    __slots__ = ("_proto",)
+
+    METHODS: ClassVar[tuple[str, ...]] = ()
+    """Wire method names (``BaseProtoMessage.method``) that decode to this event."""
+    PROTO: ClassVar[type[Message]]
+    """The protobuf message class of the payload."""
+
+    def __init__(self, proto: M, payload: builtins.bytes | None = None) -> None:
+        super().__init__(proto.SerializeToString() if payload is None else payload)
+        self._proto = proto
+
+    @classmethod
+    def from_bytes(cls, payload: builtins.bytes) -> Self:
+        """Decode ``payload`` with this event's message class (upb); raises ``DecodeError`` if it is corrupt."""
+        proto = cls.PROTO()
+        proto.ParseFromString(payload)
+        return cls(proto, payload)  # type: ignore[arg-type]  # PROTO is this class's M, by construction
+
+    @property
+    def proto(self) -> M:
+        """The decoded protobuf message (typed); its fields are also this event's attributes."""
+        return self._proto
+
+    def __repr__(self) -> str:
+        return f"<{self.type} size={self.size} {type(self._proto).__name__}>"
+
+
+ScalarValue: TypeAlias = "int | builtins.bytes | str"
+FieldValue: TypeAlias = "int | builtins.bytes | str | Mapping[int, list[FieldValue]]"
+"""A raw field value in :meth:`UnknownEvent.fields`: a number, text, bytes, or a nested message's fields."""
+
+_MAX_DEPTH: Final = 32
+
+
+def _view(data: builtins.bytes, depth: int) -> dict[int, list[FieldValue]]:
+    """Parse ``data`` as an unknown protobuf message; raise DecodeError when it is not one."""
+    holder = empty_pb2.Empty()
+    holder.ParseFromString(data)
+    unknown = UnknownFieldSet(holder)
+    fields: dict[int, list[FieldValue]] = {}
+    for index in range(len(unknown)):
+        item = unknown[index]
+        raw: object = item.data
+        value: FieldValue
+        if isinstance(raw, builtins.bytes):
+            value = _length_delimited(raw, depth)
+        elif isinstance(raw, int):
+            value = raw
+        else:  # a group (wire type 3), deprecated and rare: kept as text
+            value = repr(raw)
+        fields.setdefault(item.field_number, []).append(value)
+    return fields
+
+
+def _length_delimited(data: builtins.bytes, depth: int) -> FieldValue:
+    """Best effort: a nested message if ``data`` parses as one, else UTF-8 text, else the bytes."""
+    if data and depth < _MAX_DEPTH:
+        try:
+            nested = _view(data, depth + 1)
+        except DecodeError:
+            pass
+        else:
+            if nested and not _looks_like_text(data):
+                return nested
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    return text
+
+
+_PRINTABLE = re.compile(r"[\t\n\r\x20-\x7e\u00a0-\U0010ffff]*")
+
+
+def _looks_like_text(data: builtins.bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(_PRINTABLE.fullmatch(text))
+
+
+class UnknownEvent(BaseEvent):
+    """A message no event class decodes: its method is unknown, or its payload failed to decode.
+
+    ``decode_error`` is ``None`` for an unknown method and the decoder's error otherwise. The bytes are kept as
+    received; :meth:`fields` gives a best-effort generic view of them for exploring.
+    """
+
+    __slots__ = ("_decode_error", "_method")
+
+    def __init__(self, method: str, payload: builtins.bytes, decode_error: Exception | None = None) -> None:
+        super().__init__(payload)
+        self._method = method
+        self._decode_error = decode_error
+
+    @property
+    def method(self) -> str:
+        """The wire method name as TikTok sent it."""
+        return self._method
+
+    @property
+    def decode_error(self) -> Exception | None:
+        """Why the payload did not decode with its method's class; ``None`` when the method is simply unknown."""
+        return self._decode_error
+
+    def fields(self) -> dict[int, list[FieldValue]]:
+        """The payload's raw fields by number (repeated fields give several values), decoded best-effort.
+
+        Length-delimited values become a nested ``{number: [...]}`` view when they parse as a message and do not
+        read as text, else ``str`` when valid UTF-8, else ``bytes``. Returns ``{}`` if the payload is not protobuf.
+        """
+        try:
+            return _view(self._payload, 0)
+        except DecodeError:
+            return {}
+
+    def __repr__(self) -> str:
+        error = f" decode_error={self._decode_error!r}" if self._decode_error is not None else ""
+        return f"<UnknownEvent method={self._method!r} size={self.size}{error}>"
+
+
+# ── Mixins: hand-written convenience properties of generated events (named in codegen/events.toml). ───────────
+# Each mixin types ``self`` with a Protocol for the message it reads, so mypy checks the field accesses.
+
+
+class _Chat(Protocol):
+    @property
+    def proto(self) -> pb.WebcastChatMessage: ...
+
+
+class _Gift(Protocol):
+    @property
+    def proto(self) -> pb.WebcastGiftMessage: ...
+
+
+class _RoomUserSeq(Protocol):
+    @property
+    def proto(self) -> pb.WebcastRoomUserSeqMessage: ...
+
+
+class _Social(Protocol):
+    @property
+    def proto(self) -> pb.WebcastSocialMessage: ...
+
+
+class _Control(Protocol):
+    @property
+    def proto(self) -> pb.WebcastControlMessage: ...
+
+
+def _is_super_fan(identity: pb.UserIdentity, present: bool) -> bool:
+    return present and identity.is_subscriber_of_anchor
+
+
+class CommentMixin:
+    """Convenience properties of :class:`CommentEvent` (TikTokLive's names)."""
+
+    __slots__ = ()
+
+    @property
+    def comment(self: _Chat) -> str:
+        """The comment's text (``content``)."""
+        return self.proto.content
+
+    @property
+    def user_info(self: _Chat) -> pb.User:
+        """The commenting user (``user``)."""
+        return self.proto.user
+
+    @property
+    def user_is_super_fan(self: _Chat) -> bool:
+        """Whether the commenter is a super fan (subscriber) of the host, per ``user_identity``."""
+        return _is_super_fan(self.proto.user_identity, self.proto.HasField("user_identity"))
+
+
+class GiftMixin:
+    """Convenience properties of :class:`GiftEvent`: streak state and value (protocol.md §8, gift streaks).
+
+    A streakable gift (``gift.type == 1``) arrives several times while the sender repeats it, with a growing
+    ``repeat_count``; the last message has ``repeat_end`` set. Count a gift once, when it is not ``streaking``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def m_gift(self: _Gift) -> pb.Gift:
+        """The gift (``gift``); TikTokLive's name."""
+        return self.proto.gift
+
+    @property
+    def from_user(self: _Gift) -> pb.User:
+        """The sender (``user``)."""
+        return self.proto.user
+
+    @property
+    def streakable(self: _Gift) -> bool:
+        """Whether the gift can be sent in a streak (``gift.type == 1``)."""
+        return self.proto.gift.type == 1
+
+    @property
+    def streaking(self: _Gift) -> bool:
+        """Whether a streak is still running: streakable and not ``repeat_end``. Count the gift when this is False."""
+        return self.proto.gift.type == 1 and not self.proto.repeat_end
+
+    @property
+    def diamonds(self: _Gift) -> int | None:
+        """Diamonds of this gift event (``gift.diamond_count`` times ``repeat_count``); None while streaking."""
+        proto = self.proto
+        if proto.gift.type == 1 and not proto.repeat_end:
+            return None
+        return proto.gift.diamond_count * max(proto.repeat_count, 1)
+
+    @property
+    def value(self: _Gift) -> float | None:
+        """Estimated USD value (0.005 per diamond, TikTokLive's rate); None while streaking."""
+        proto = self.proto
+        if proto.gift.type == 1 and not proto.repeat_end:
+            return None
+        return proto.gift.diamond_count * max(proto.repeat_count, 1) * DIAMOND_USD
+
+    @property
+    def user_is_super_fan(self: _Gift) -> bool:
+        """Whether the sender is a super fan (subscriber) of the host, per ``user_identity``."""
+        return _is_super_fan(self.proto.user_identity, self.proto.HasField("user_identity"))
+
+
+class RoomUserSeqMixin:
+    """Convenience properties of :class:`RoomUserSeqEvent` (viewer counts, protocol.md §8)."""
+
+    __slots__ = ()
+
+    @property
+    def viewer_count(self: _RoomUserSeq) -> int:
+        """Current viewers (``total``)."""
+        return self.proto.total
+
+    @property
+    def top_viewers(self: _RoomUserSeq) -> list[pb.Contributor]:
+        """The ranked viewers (``ranks``), highest ``score`` first."""
+        return sorted(self.proto.ranks, key=lambda contributor: contributor.score, reverse=True)
+
+
+class SocialMixin:
+    """Convenience properties of :class:`SocialEvent`; FollowEvent and ShareEvent are derived from it."""
+
+    __slots__ = ()
+
+    @property
+    def display_key(self: _Social) -> str:
+        """The display key (``common.display_text.key``), e.g. ``pm_main_follow_message_viewer_2``."""
+        return self.proto.common.display_text.key
+
+
+class ControlMixin:
+    """Convenience properties of :class:`ControlEvent` (``action``: 1 paused, 2 unpaused, 3 ended, 4 suspended)."""
+
+    __slots__ = ()
+
+    @property
+    def ends_stream(self: _Control) -> bool:
+        """Whether this message ends the stream (action 3, ended by the host, or 4, suspended by TikTok)."""
+        return self.proto.action in (3, 4)

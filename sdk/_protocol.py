@@ -1,0 +1,103 @@
+"""Bytes -> events: push frames, fetch results (gzip by header or magic bytes, bounded) and message payloads.
+
+I/O-free: the client feeds WebSocket bytes in and gets typed objects out. ``decode_message`` never raises; the
+frame functions raise :class:`~tiktok_live.errors.FrameDecodeError` for input that is not a valid frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Final
+
+from google.protobuf.message import DecodeError
+
+from tiktok_live._base import BaseEvent, UnknownEvent
+from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live._generated.registry import REGISTRY
+from tiktok_live.errors import FrameDecodeError
+
+__all__ = [
+    "DEFAULT_MAX_DECOMPRESSED_SIZE",
+    "decode_fetch_result",
+    "decode_message",
+    "decode_push_frame",
+    "frame_header",
+    "frame_payload",
+]
+
+logger = logging.getLogger("tiktok_live")
+
+GZIP_MAGIC: Final = b"\x1f\x8b\x08"
+DEFAULT_MAX_DECOMPRESSED_SIZE: Final = 16 * 1024 * 1024
+"""Upper bound on a decompressed frame payload (a gzip bomb stops here); real frames are a few KB to a few MB."""
+
+
+def decode_message(method: str, payload: bytes) -> BaseEvent:
+    """Decode one message payload with its method's event class; never raises.
+
+    Returns the method's event (decoded eagerly), or an :class:`UnknownEvent` when no class knows ``method`` or
+    when the payload does not decode (then ``decode_error`` says why, and a warning is logged by method and size).
+    """
+    event_class = REGISTRY.get(method)
+    if event_class is None:
+        return UnknownEvent(method, payload)
+    try:
+        return event_class.from_bytes(payload)
+    except DecodeError as error:
+        logger.warning("payload of %s (%d bytes) did not decode: %s", method, len(payload), error)
+        return UnknownEvent(method, payload, error)
+
+
+def decode_push_frame(data: bytes) -> transport_pb2.PushFrame:
+    """Parse one WebSocket binary message as a push frame; raises FrameDecodeError if it is not one."""
+    frame = transport_pb2.PushFrame()
+    try:
+        frame.ParseFromString(data)
+    except DecodeError as error:
+        raise FrameDecodeError(f"not a push frame ({len(data)} bytes): {error}") from error
+    return frame
+
+
+def frame_header(frame: transport_pb2.PushFrame, key: str) -> str | None:
+    """The value of push header ``key`` (the last one if repeated), or None."""
+    value = None
+    for header in frame.headers:
+        if header.key == key:
+            value = header.value
+    return value
+
+
+def frame_payload(frame: transport_pb2.PushFrame, max_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE) -> bytes:
+    """The frame's payload, gunzipped when the ``compress_type`` header says gzip or the bytes start with gzip's
+    magic; at most ``max_size`` bytes after decompression (FrameDecodeError beyond, and on corrupt gzip)."""
+    payload = frame.payload
+    if frame_header(frame, "compress_type") == "gzip" or payload.startswith(GZIP_MAGIC):
+        return gunzip(payload, max_size)
+    if len(payload) > max_size:
+        raise FrameDecodeError(f"frame payload of {len(payload)} bytes exceeds the limit of {max_size}")
+    return payload
+
+
+def gunzip(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE) -> bytes:
+    """Decompress one gzip member, bounded by ``max_size`` output bytes; FrameDecodeError if corrupt or truncated."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(data, max_size + 1)
+    except zlib.error as error:
+        raise FrameDecodeError(f"corrupt gzip payload ({len(data)} bytes): {error}") from error
+    if len(out) > max_size:
+        raise FrameDecodeError(f"gzip payload expands beyond the limit of {max_size} bytes")
+    if not decompressor.eof:
+        raise FrameDecodeError(f"truncated gzip payload ({len(data)} bytes)")
+    return out
+
+
+def decode_fetch_result(data: bytes) -> webcast_pb2.ProtoMessageFetchResult:
+    """Parse a (decompressed) ``msg`` payload or sign-server body; raises FrameDecodeError if it is not one."""
+    result = webcast_pb2.ProtoMessageFetchResult()
+    try:
+        result.ParseFromString(data)
+    except DecodeError as error:
+        raise FrameDecodeError(f"not a fetch result ({len(data)} bytes): {error}") from error
+    return result

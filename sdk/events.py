@@ -1,0 +1,72 @@
+"""Every event class, the registry and ``decode_message``: the public events API.
+
+- generated events, one per TikTok message type (``CommentEvent``, ``GiftEvent``, ...; see docs/events.md);
+- derived events (``FollowEvent``, ``ShareEvent``, ``LiveEndEvent``, ``LivePauseEvent``, ``LiveUnpauseEvent``,
+  ``SuperFanEvent``, ``SuperFanJoinEvent``, ``SuperFanBoxEvent``);
+- ``BaseEvent``, ``ProtoEvent``, ``UnknownEvent``;
+- ``REGISTRY``: read-only mapping wire method -> event class; ``decode_message(method, payload)``.
+
+The generated classes and the protobuf schema load on first use of any of them (about 0.1 s), so that
+``import tiktok_live`` stays fast; to mypy they are ordinary imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
+from tiktok_live._generated.names import EVENT_NAMES
+
+if TYPE_CHECKING:
+    from tiktok_live._derived import (
+        FollowEvent as FollowEvent,
+        LiveEndEvent as LiveEndEvent,
+        LivePauseEvent as LivePauseEvent,
+        LiveUnpauseEvent as LiveUnpauseEvent,
+        ShareEvent as ShareEvent,
+        SuperFanBoxEvent as SuperFanBoxEvent,
+        SuperFanEvent as SuperFanEvent,
+        SuperFanJoinEvent as SuperFanJoinEvent,
+    )
+    from tiktok_live._generated.events import *  # noqa: F403
+    from tiktok_live._generated.registry import REGISTRY as REGISTRY
+    from tiktok_live._protocol import decode_message as decode_message
+
+_DERIVED_NAMES = (
+    "FollowEvent",
+    "LiveEndEvent",
+    "LivePauseEvent",
+    "LiveUnpauseEvent",
+    "ShareEvent",
+    "SuperFanBoxEvent",
+    "SuperFanEvent",
+    "SuperFanJoinEvent",
+)
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(EVENT_NAMES, "tiktok_live._generated.events"),
+    **dict.fromkeys(_DERIVED_NAMES, "tiktok_live._derived"),
+    "REGISTRY": "tiktok_live._generated.registry",
+    "decode_message": "tiktok_live._protocol",
+}
+
+__all__ = [  # the generated names come from tiktok_live._generated.names
+    "BaseEvent",
+    "FieldValue",
+    "ProtoEvent",
+    "UnknownEvent",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
