@@ -14,7 +14,7 @@ from google.protobuf import descriptor_pb2
 
 from codegen import naming
 from codegen.load import Loaded
-from codegen.model import Enum, EnumValue, Event, Field, FieldKind, Property, ProtoModule, Schema
+from codegen.model import DerivedEvent, Enum, EnumValue, Event, Field, FieldKind, Property, ProtoModule, Schema
 from codegen.printer import type_text
 
 FDP = descriptor_pb2.FieldDescriptorProto
@@ -139,6 +139,23 @@ def mixin_properties(base_source: str, mixin: str) -> tuple[Property, ...]:
     node = _classes(base_source).get(mixin)
     if node is None:
         raise BuildError(f"events.toml names mixin {mixin!r}, but sdk/_base.py has no such class")
+    return _properties(node)
+
+
+def derived_events(derived_source: str, events: tuple[Event, ...]) -> tuple[DerivedEvent, ...]:
+    """Classes of sdk/_derived.py that subclass a generated event: name, source event, docstring, properties."""
+    names = {event.class_name for event in events}
+    derived = []
+    for node in _classes(derived_source).values():
+        bases = [base.id for base in node.bases if isinstance(base, ast.Name) and base.id in names]
+        if len(bases) != 1:
+            continue
+        doc = (ast.get_docstring(node) or "").strip()
+        derived.append(DerivedEvent(node.name, bases[0], doc, _properties(node)))
+    return tuple(sorted(derived, key=lambda event: event.class_name))
+
+
+def _properties(node: ast.ClassDef) -> tuple[Property, ...]:
     properties = []
     for item in _public_members(node):
         if not isinstance(item, ast.FunctionDef):
@@ -216,4 +233,10 @@ def build(loaded: Loaded) -> Schema:
     )
     modules = tuple(ProtoModule(_stem(file.name), PurePosixPath("proto") / file.name) for file in loaded.files)
     mixins = tuple(sorted({event.mixin for event in events if event.mixin}))
-    return Schema(events=events, enums=enums, modules=tuple(sorted(modules, key=lambda m: m.stem)), mixins=mixins)
+    return Schema(
+        events=events,
+        enums=enums,
+        modules=tuple(sorted(modules, key=lambda m: m.stem)),
+        mixins=mixins,
+        derived=derived_events(loaded.derived_source, events),
+    )

@@ -176,9 +176,9 @@ def _json_name(name: str) -> str:
 def _check_unique(schema: Schema, message_name: str, where: str) -> None:
     message = schema.message(message_name, where)
     names = [field.name for field in message.field]
-    numbers = [field.number for field in message.field]
+    numbers = [str(field.number) for field in message.field]
     for label, values in (("name", names), ("number", numbers)):
-        duplicates = sorted({str(v) for v in values if values.count(v) > 1})
+        duplicates = sorted({value for value in values if values.count(value) > 1})
         if duplicates:
             raise CorrectionError(f"{where}: {message_name} would have duplicate field {label}s {duplicates}")
 
@@ -243,14 +243,14 @@ def apply_corrections(schema: Schema, corrections: Mapping[str, object]) -> list
 
     for entry in entries("rename_all"):
         old_name, new_name, type_name = str(entry["from"]), str(entry["to"]), str(entry["type"])
-        number = int(str(entry["number"])) if "number" in entry else None
+        only_number = int(str(entry["number"])) if "number" in entry else None
         where = f"rename_all {old_name}->{new_name}"
         count = 0
         for message_name, message in schema.messages.items():
             for field in message.field:
                 if field.name != old_name or field.type_name != f".{PACKAGE}.{type_name}":
                     continue
-                if number is not None and field.number != number:
+                if only_number is not None and field.number != only_number:
                     continue
                 _rename(field, new_name)
                 _check_unique(schema, message_name, where)

@@ -19,6 +19,7 @@ class Loaded:
     python: tuple[tuple[PurePosixPath, str], ...]
     events: dict[str, dict[str, object]]
     base_source: str
+    derived_source: str = ""
 
 
 def proto_files(proto_root: Path) -> list[str]:
@@ -26,8 +27,8 @@ def proto_files(proto_root: Path) -> list[str]:
     return sorted(path.relative_to(proto_root).as_posix() for path in proto_root.rglob("*.proto"))
 
 
-def load(proto_root: Path, events_toml: Path, base_py: Path) -> Loaded:
-    """Compile every file in ``proto_root`` and read the event data and the mixin source."""
+def load(proto_root: Path, events_toml: Path, base_py: Path, derived_py: Path | None = None) -> Loaded:
+    """Compile every file in ``proto_root``; read the event data, the mixins' and the derived events' source."""
     names = proto_files(proto_root)
     if not names:
         raise FileNotFoundError(f"no .proto files in {proto_root}: run `make import-schema` first")
@@ -40,4 +41,5 @@ def load(proto_root: Path, events_toml: Path, base_py: Path) -> Loaded:
         python=tuple(sorted(python.items())),
         events=events,
         base_source=base_py.read_text(encoding="utf-8"),
+        derived_source=derived_py.read_text(encoding="utf-8") if derived_py is not None else "",
     )

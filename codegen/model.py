@@ -91,6 +91,21 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class DerivedEvent:
+    """A hand-written event derived from a generated one (read from ``sdk/_derived.py``)."""
+
+    class_name: str
+    source: str
+    doc: str
+    properties: tuple[Property, ...]
+
+    @property
+    def anchor(self) -> str:
+        """The Markdown anchor of this event's section in docs/events.md."""
+        return self.class_name.lower()
+
+
+@dataclass(frozen=True, slots=True)
 class ProtoModule:
     """One generated protobuf module (``generated/pb/<stem>_pb2.py`` + ``.pyi``) and the proto file it came from."""
 
@@ -106,6 +121,7 @@ class Schema:
     enums: tuple[Enum, ...]
     modules: tuple[ProtoModule, ...]
     mixins: tuple[str, ...]
+    derived: tuple[DerivedEvent, ...] = ()
 
     @property
     def registry(self) -> tuple[tuple[str, Event], ...]:

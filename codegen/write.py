@@ -9,9 +9,7 @@ from pathlib import Path, PurePosixPath
 OWNED = (PurePosixPath("generated"),)
 
 
-def write(
-    files: Mapping[PurePosixPath, str], root: Path, owned: tuple[PurePosixPath, ...] = ()
-) -> list[PurePosixPath]:
+def write(files: Mapping[PurePosixPath, str], root: Path, owned: tuple[PurePosixPath, ...] = ()) -> list[PurePosixPath]:
     """Write ``files`` under ``root``; delete files in the ``owned`` folders that ``files`` lacks.
 
     Returns the paths that changed (written or deleted). Unchanged files are not touched.

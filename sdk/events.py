@@ -21,12 +21,26 @@ from tiktok_live._generated.names import EVENT_NAMES
 if TYPE_CHECKING:
     from tiktok_live._derived import (
         FollowEvent as FollowEvent,
+    )
+    from tiktok_live._derived import (
         LiveEndEvent as LiveEndEvent,
+    )
+    from tiktok_live._derived import (
         LivePauseEvent as LivePauseEvent,
+    )
+    from tiktok_live._derived import (
         LiveUnpauseEvent as LiveUnpauseEvent,
+    )
+    from tiktok_live._derived import (
         ShareEvent as ShareEvent,
+    )
+    from tiktok_live._derived import (
         SuperFanBoxEvent as SuperFanBoxEvent,
+    )
+    from tiktok_live._derived import (
         SuperFanEvent as SuperFanEvent,
+    )
+    from tiktok_live._derived import (
         SuperFanJoinEvent as SuperFanJoinEvent,
     )
     from tiktok_live._generated.events import *  # noqa: F403
