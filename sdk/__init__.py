@@ -22,17 +22,15 @@ from tiktok_live.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    # events
-    "BaseEvent",
-    "UnknownEvent",
-    # errors
     "AgeRestrictedError",
+    "BaseEvent",
     "FrameDecodeError",
     "RoomIdNotFoundError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
     "TikTokLiveError",
+    "UnknownEvent",
     "UserNotFoundError",
     "UserOfflineError",
     "WebSocketRejectedError",

@@ -43,7 +43,12 @@ def test_wire_methods_put_the_message_first() -> None:
 
 def test_attribute_suffixes_collisions_and_keywords() -> None:
     reserved = frozenset({"type", "bytes"})
-    assert [naming.attribute(n, reserved) for n in ("type", "from", "user", "match")] == ["type_", "from_", "user", "match"]
+    assert [naming.attribute(n, reserved) for n in ("type", "from", "user", "match")] == [
+        "type_",
+        "from_",
+        "user",
+        "match",
+    ]
 
 
 def test_generation_is_deterministic() -> None:

@@ -39,7 +39,10 @@ def test_rename_retype_add_and_add_message_apply() -> None:
                     "copy_fields": "User",
                     "fields": [{"number": 50, "name": "common", "type": "CommonMessageData"}],
                 },
-                {"name": "WebcastNewMessage.Nested", "fields": [{"number": 1, "name": "tags", "type": "map<string, User>"}]},
+                {
+                    "name": "WebcastNewMessage.Nested",
+                    "fields": [{"number": 1, "name": "tags", "type": "map<string, User>"}],
+                },
             ],
         },
     )
