@@ -1,8 +1,11 @@
 """tiktok-live: TikTok LIVE events as fully typed Python objects.
 
-Events live in :mod:`tiktok_live.events` (every message type TikTok sends, plus derived and connection events);
+Start with :class:`TikTokLiveClient`. Events live in :mod:`tiktok_live.events` (every message type TikTok
+sends, plus derived and connection events);
 errors in :mod:`tiktok_live.errors`, all under :class:`TikTokLiveError`.
 """
+
+from typing import TYPE_CHECKING
 
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
@@ -19,16 +22,37 @@ from tiktok_live.errors import (
     WebSocketRejectedError,
 )
 
+if TYPE_CHECKING:
+    from tiktok_live.client import EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+
 __version__ = "0.1.0"
+
+# The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
+_LAZY = frozenset({"EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from tiktok_live import client
+
+        value: object = getattr(client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
+    "EventStream",
     "FrameDecodeError",
+    "ReconnectPolicy",
     "RoomIdNotFoundError",
+    "RoomInfo",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
+    "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
     "UserNotFoundError",

@@ -3,6 +3,8 @@
 - generated events, one per TikTok message type (``CommentEvent``, ``GiftEvent``, ...; see docs/events.md);
 - derived events (``FollowEvent``, ``ShareEvent``, ``LiveEndEvent``, ``LivePauseEvent``, ``LiveUnpauseEvent``,
   ``SuperFanEvent``, ``SuperFanJoinEvent``, ``SuperFanBoxEvent``);
+- connection events: ``ConnectEvent``, ``DisconnectEvent``, ``ReconnectEvent``, ``ErrorEvent``,
+  ``WebsocketResponseEvent``;
 - ``BaseEvent``, ``ProtoEvent``, ``UnknownEvent``;
 - ``REGISTRY``: read-only mapping wire method -> event class; ``decode_message(method, payload)``.
 
@@ -16,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
+from tiktok_live._connection import ConnectEvent, DisconnectEvent, ErrorEvent, ReconnectEvent, WebsocketResponseEvent
 from tiktok_live._generated.names import EVENT_NAMES
 
 if TYPE_CHECKING:
@@ -66,6 +69,11 @@ _LAZY: dict[str, str] = {
 
 __all__ = [  # the generated names come from tiktok_live._generated.names
     "BaseEvent",
+    "ConnectEvent",
+    "DisconnectEvent",
+    "ErrorEvent",
+    "ReconnectEvent",
+    "WebsocketResponseEvent",
     "FieldValue",
     "ProtoEvent",
     "UnknownEvent",

@@ -1,0 +1,112 @@
+"""A typed facade over pyee's ``AsyncIOEventEmitter``, keyed by event class.
+
+Handlers may be sync or async. A handler that raises is logged and reported as an :class:`ErrorEvent`; it never
+stops the other handlers or the reader. The emitter also tracks which event classes anyone listens to, so the
+client decodes only those (lazy dispatch).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias, TypeVar, cast
+
+from pyee.asyncio import AsyncIOEventEmitter
+
+from tiktok_live._base import BaseEvent
+from tiktok_live._connection import ErrorEvent
+
+__all__ = ["E", "Emitter", "Handler"]
+
+logger = logging.getLogger("tiktok_live")
+
+E = TypeVar("E", bound=BaseEvent)
+Handler: TypeAlias = Callable[[E], Awaitable[None] | None]
+"""A sync or async function taking one event of its class."""
+ErrorHandler: TypeAlias = Callable[[ErrorEvent], Awaitable[None] | None]
+
+
+class Emitter:
+    """Event-class-keyed emitter. Keys are class names, as pyee keys by string (and TikTokLive users expect it)."""
+
+    def __init__(self) -> None:
+        self._pyee = AsyncIOEventEmitter()
+        self._pyee.add_listener("error", self._on_handler_error)
+        self._counts: dict[type[BaseEvent], int] = {}
+        self.listened: frozenset[type[BaseEvent]] = frozenset()
+        """Event classes that have at least one handler (recomputed on every change, read per message)."""
+        self.on_change: Callable[[], None] | None = None
+        self._error_wrappers: dict[object, ErrorHandler] = {}
+
+    def add_listener(self, event_type: type[E], handler: Handler[E]) -> None:
+        """Call ``handler`` for every event of exactly ``event_type``."""
+        if event_type is ErrorEvent:
+            # An ErrorEvent handler that raised would report its own error again: keep its errors to the log.
+            wrapped = self._error_wrappers.setdefault(handler, _guarded(cast("ErrorHandler", handler)))
+            self._pyee.add_listener(event_type.__name__, wrapped)
+        else:
+            self._pyee.add_listener(event_type.__name__, handler)
+        self._counts[event_type] = self._counts.get(event_type, 0) + 1
+        self._changed()
+
+    def remove_listener(self, event_type: type[E], handler: Handler[E]) -> None:
+        """Stop calling ``handler`` for ``event_type``; a handler that was not added is ignored."""
+        target = self._error_wrappers.pop(handler, handler) if event_type is ErrorEvent else handler
+        try:
+            self._pyee.remove_listener(event_type.__name__, target)
+        except KeyError:
+            return
+        remaining = self._counts.get(event_type, 0) - 1
+        if remaining > 0:
+            self._counts[event_type] = remaining
+        else:
+            self._counts.pop(event_type, None)
+        self._changed()
+
+    def emit(self, event: BaseEvent) -> None:
+        """Run every handler of ``event``'s class (async ones are scheduled)."""
+        self._pyee.emit(type(event).__name__, event)
+
+    async def drain(self) -> None:
+        """Wait for running async handlers to finish."""
+        await self._pyee.wait_for_complete()
+
+    def _changed(self) -> None:
+        self.listened = frozenset(self._counts)
+        if self.on_change is not None:
+            self.on_change()
+
+    def report(self, error: BaseException, event: BaseEvent | None = None) -> None:
+        """Emit ``error`` as an :class:`ErrorEvent` to its handlers (if any)."""
+        if ErrorEvent in self.listened:
+            self._pyee.emit(ErrorEvent.__name__, ErrorEvent(error, event))
+
+    def _on_handler_error(self, error: BaseException) -> None:
+        logger.error("an event handler raised %s: %s", type(error).__name__, error, exc_info=error)
+        self.report(error)
+
+
+def _guarded(handler: ErrorHandler) -> ErrorHandler:
+    if inspect.iscoroutinefunction(handler):
+
+        async def guarded_async(event: ErrorEvent) -> None:
+            try:
+                result = handler(event)
+                if result is not None:
+                    await result
+            except Exception:
+                logger.exception("an ErrorEvent handler raised")
+
+        return guarded_async
+
+    def guarded(event: ErrorEvent) -> None:
+        try:
+            result = handler(event)
+        except Exception:
+            logger.exception("an ErrorEvent handler raised")
+            return
+        if inspect.isawaitable(result):
+            logger.error("an ErrorEvent handler returned an awaitable; make it `async def`")
+
+    return guarded
