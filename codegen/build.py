@@ -124,9 +124,11 @@ def _member_name(item: ast.FunctionDef | ast.AnnAssign) -> str:
 
 
 def reserved_names(base_source: str) -> frozenset[str]:
-    """Attribute names of BaseEvent and ProtoEvent (read from sdk/_base.py): generated fields must not shadow them."""
+    """Attribute names of BaseEvent and ProtoEvent (read from sdk/_base.py), plus ``method``: generated fields
+    must not shadow them."""
     classes = _classes(base_source)
-    names: set[str] = set()
+    # `method` is UnknownEvent's wire method: a field named so (RoomPin's) would read as the same thing.
+    names: set[str] = {"method"}
     for base in ("BaseEvent", "ProtoEvent"):
         if base not in classes:
             raise BuildError(f"sdk/_base.py has no class {base}")

@@ -122,7 +122,10 @@ def _view(data: builtins.bytes, depth: int) -> dict[int, list[FieldValue]]:
     """Parse ``data`` as an unknown protobuf message; raise DecodeError when it is not one."""
     holder = empty_pb2.Empty()
     holder.ParseFromString(data)
-    unknown = UnknownFieldSet(holder)
+    return _fields(UnknownFieldSet(holder), depth)
+
+
+def _fields(unknown: UnknownFieldSet, depth: int) -> dict[int, list[FieldValue]]:
     fields: dict[int, list[FieldValue]] = {}
     for index in range(len(unknown)):
         item = unknown[index]
@@ -130,9 +133,11 @@ def _view(data: builtins.bytes, depth: int) -> dict[int, list[FieldValue]]:
         value: FieldValue
         if isinstance(raw, builtins.bytes):
             value = _length_delimited(raw, depth)
+        elif isinstance(raw, UnknownFieldSet):  # a group (wire type 3, deprecated): its fields, like a message
+            value = _fields(raw, depth + 1)
         elif isinstance(raw, int):
             value = raw
-        else:  # a group (wire type 3), deprecated and rare: kept as text
+        else:
             value = repr(raw)
         fields.setdefault(item.field_number, []).append(value)
     return fields

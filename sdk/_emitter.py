@@ -19,7 +19,7 @@ from tiktok_live._connection import ErrorEvent
 
 __all__ = ["E", "Emitter", "Handler"]
 
-logger = logging.getLogger("tiktok_live")
+logger = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=BaseEvent)
 Handler: TypeAlias = Callable[[E], Awaitable[None] | None]

@@ -26,7 +26,7 @@ __all__ = [
     "frame_payload",
 ]
 
-logger = logging.getLogger("tiktok_live")
+logger = logging.getLogger(__name__)
 
 GZIP_MAGIC: Final = b"\x1f\x8b\x08"
 DEFAULT_MAX_DECOMPRESSED_SIZE: Final = 16 * 1024 * 1024
@@ -80,17 +80,30 @@ def frame_payload(frame: transport_pb2.PushFrame, max_size: int = DEFAULT_MAX_DE
 
 
 def gunzip(data: bytes, max_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE) -> bytes:
-    """Decompress one gzip member, bounded by ``max_size`` output bytes; FrameDecodeError if corrupt or truncated."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = decompressor.decompress(data, max_size + 1)
-    except zlib.error as error:
-        raise FrameDecodeError(f"corrupt gzip payload ({len(data)} bytes): {error}") from error
-    if len(out) > max_size:
-        raise FrameDecodeError(f"gzip payload expands beyond the limit of {max_size} bytes")
-    if not decompressor.eof:
-        raise FrameDecodeError(f"truncated gzip payload ({len(data)} bytes)")
-    return out
+    """Decompress gzip data (one or more members), bounded by ``max_size`` output bytes.
+
+    Raises FrameDecodeError when the data is corrupt, truncated, followed by garbage, or expands beyond the bound
+    (decompression stops there: a gzip bomb never allocates more than ``max_size``)."""
+    parts: list[bytes] = []
+    size = 0
+    rest = data
+    while True:  # one member per round: gzip allows several, concatenated
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = decompressor.decompress(rest, max_size - size + 1)
+        except zlib.error as error:
+            raise FrameDecodeError(f"corrupt gzip payload ({len(data)} bytes): {error}") from error
+        size += len(part)
+        if size > max_size:
+            raise FrameDecodeError(f"gzip payload expands beyond the limit of {max_size} bytes")
+        if not decompressor.eof:
+            raise FrameDecodeError(f"truncated gzip payload ({len(data)} bytes)")
+        parts.append(part)
+        rest = decompressor.unused_data
+        if not rest:
+            return b"".join(parts)
+        if not rest.startswith(GZIP_MAGIC):
+            raise FrameDecodeError(f"{len(rest)} bytes of garbage after the gzip payload")
 
 
 def decode_fetch_result(data: bytes) -> webcast_pb2.ProtoMessageFetchResult:

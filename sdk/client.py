@@ -54,7 +54,7 @@ from tiktok_live.errors import (
 
 __all__ = ["EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"]
 
-logger = logging.getLogger("tiktok_live")
+logger = logging.getLogger(__name__)
 
 DEFAULT_WEB_URL: Final = "https://www.tiktok.com"
 DEFAULT_WEBCAST_URL: Final = "https://webcast.tiktok.com"
@@ -355,7 +355,10 @@ class TikTokLiveClient:
     async def connect(self) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` is called); raises like :meth:`start`."""
         task = await self.start()
-        await task
+        try:
+            await task
+        finally:
+            await self.disconnect()  # also on cancellation (task.cancel(), Ctrl-C): close everything cleanly
 
     def run(self) -> None:
         """Blocking form of :meth:`connect`: runs its own event loop until the stream ends or Ctrl-C."""
@@ -758,6 +761,7 @@ class TikTokLiveClient:
     async def _run(self) -> None:
         """The reader task: read until the stream ends; reconnect per the policy; emit DisconnectEvent last."""
         error: BaseException | None = None
+        cancelled = False
         try:
             while True:
                 try:
@@ -773,6 +777,7 @@ class TikTokLiveClient:
                     continue
                 break
         except asyncio.CancelledError:
+            cancelled = True
             raise
         except Exception as failure:
             error = failure
@@ -785,7 +790,9 @@ class TikTokLiveClient:
                 stream.close()
             reason = self._close_reason or ("stream ended" if self._ended else "disconnected")
             self._emit(DisconnectEvent(self._close_code, reason if error is None else str(error)))
-            await self._emitter.drain()
+            if not cancelled:
+                # Let running async handlers finish. Not after a cancel: disconnect() may be awaited by one of them.
+                await self._emitter.drain()
 
     async def _read(self) -> None:
         """Read frames until the socket closes (raises _SocketClosed) or the stream ends (returns)."""

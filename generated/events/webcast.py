@@ -9111,7 +9111,7 @@ class RoomPinEvent(ProtoEvent[webcast_pb2.WebcastRoomPinMessage]):
         return self._proto.like_message
 
     @property
-    def method(self) -> str:
+    def method_(self) -> str:
         """Field 30 ``method`` (string)."""
         return self._proto.method
 
