@@ -1,0 +1,83 @@
+"""``python -m tiktok_live.testing``: serve a simulated TikTok LIVE until Ctrl-C.
+
+Prints one start line, ``tiktok-live simulator: http://127.0.0.1:<port> serving @<user>``, then one line per
+client-duty violation as it happens. Point a client at the URL (web, webcast and sign URL alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from tiktok_live.testing._scenario import SCENARIOS, ScenarioError
+from tiktok_live.testing._server import Simulator
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tiktok_live.testing",
+        description="Serve a simulated TikTok LIVE (pages, APIs, sign server, push WebSocket) on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port; default 8765)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--user", default="simulator", help="the host's @unique id (default simulator)")
+    parser.add_argument(
+        "--scenario", default="default", choices=sorted(SCENARIOS), help="what to play (default: default)"
+    )
+    parser.add_argument("--loop", action="store_true", help="replay the scenario forever on each connection")
+    parser.add_argument("--speed", type=float, default=1.0, help="play faster (>1) or slower (<1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for ids and the default scenario")
+    parser.add_argument("--ping-interval", type=float, default=10.0, help="heartbeat period announced, seconds")
+    return parser
+
+
+def _emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    simulator = Simulator(
+        args.user,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        speed=args.speed,
+        loop=args.loop,
+        ping_interval=args.ping_interval,
+        on_violation=_emit,
+    )
+    try:
+        simulator.use_scenario(args.scenario)
+    except ScenarioError as error:
+        sys.stderr.write(f"tiktok-live simulator: {error}\n")
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt instead
+            pass
+    async with simulator:
+        _emit(f"tiktok-live simulator: {simulator.url} serving @{simulator.user}")
+        await stop.wait()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator command line; returns the exit status (0 after Ctrl-C)."""
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,688 @@
+"""The simulator: TikTok's web pages, webcast API, sign server and push WebSocket on one local origin.
+
+Routes (all on ``Simulator.url``; protocol.md §2-§4):
+
+- ``GET /@{user}/live``: the live page with its ``SIGI_STATE`` JSON;
+- ``GET /api-live/user/room/``: the user/room API;
+- ``GET /webcast/room/check_alive/`` and ``GET /webcast/room/info/``;
+- ``GET /webcast/fetch``: the sign server's connection bundle (protobuf ``ProtoMessageFetchResult``);
+- ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Self, TypeVar
+
+from aiohttp import web
+
+from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live.testing._connection import Faults, SimulatedConnection
+from tiktok_live.testing._messages import MessageSpec, make_user
+from tiktok_live.testing._scenario import Scenario, Step, load_scenario
+
+if TYPE_CHECKING:
+    from tiktok_live.client import TikTokLiveClient
+
+__all__ = ["HandshakeRejection", "SignRequest", "Simulator"]
+
+logger = logging.getLogger("tiktok_live.testing")
+
+WS_PATH: Final = "/webcast/im/ws_proxy/ws_reuse_supplement/"
+"""The push WebSocket's path; ``push_server`` in the sign bundle points here."""
+USER_NOT_FOUND: Final = 19881007
+"""``statusCode`` of ``/api-live/user/room/`` for an unknown user."""
+LIVE: Final = 2
+OFFLINE: Final = 4
+_SECRET_PARAMS: Final = frozenset({"apikey", "api_key", "session_id", "sessionid"})
+_CURSOR = re.compile(r"^sim-(\d+)-(\d+)$")
+_MALFORMED_BODY: Final = b"<html><body>Please wait while we verify your browser...</body></html>"
+_HISTORY_COMMENTS: Final = 3
+_CLOSE_TIMEOUT: Final = 2.0
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class SignRequest:
+    """One request the sign server received: its query (secrets redacted), whether an API key header came with it
+    (never the key itself), and the HTTP status it was answered with."""
+
+    query: dict[str, str]
+    has_api_key: bool
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeRejection:
+    """A WebSocket upgrade the simulator refused the way TikTok does (HTTP 200 with ``handshake-*`` headers)."""
+
+    status: int
+    """The ``handshake-status`` header (415, 417)."""
+    message: str
+    """The ``handshake-msg`` header (``DEVICE_BLOCKED``, ``illegal secret key``)."""
+    reason: str
+    """Why, in words (not sent to the client)."""
+
+
+@dataclass(slots=True)
+class _Token:
+    room_id: int
+    user_agent: str
+    position: int
+    issued: float
+
+
+class Simulator:
+    """A local TikTok LIVE for one host ``user``: pages, APIs, sign server and push WebSocket on one origin.
+
+    >>> async with Simulator(scenario="default", speed=20) as sim:
+    ...     client = sim.client()          # a TikTokLiveClient aimed at sim.url
+    ...     await client.connect()         # returns when the simulated LIVE ends
+    ...     assert not sim.violations      # the client did its duties (enter-room, acks, heartbeats)
+
+    Every option is also a public attribute that tests may change between requests (``sim.sign_status = 429``).
+
+    Room and host: ``user`` (the @unique id it serves), ``room_id`` (default: derived from ``seed``),
+    ``nickname``, ``title``, ``viewer_count``, ``like_count``, ``offline`` (status 4 everywhere; the socket still
+    works), ``age_restricted`` (room info answers 10011), ``page_layout_changed`` (no SIGI_STATE on the page).
+
+    Script: ``scenario`` (a name from :data:`~tiktok_live.testing.SCENARIOS`, a :class:`Scenario`, or None for an
+    empty script to fill with :meth:`script`), ``speed`` (delays are divided by it), ``seed`` (ids, tokens, log ids
+    and the default scenario), ``loop`` (replay the script forever on each connection, leaving out messages that
+    end the LIVE), ``history`` (messages the sign bundle always carries as recent history).
+
+    Sign server: ``sign_status`` (answer every request with this status: 429 with ``Retry-After`` =
+    ``sign_retry_after`` and ``RateLimit-Reset``, 401/403 JSON, 5xx text), ``sign_fail_times`` (fail only the first
+    N requests, with ``sign_status`` or 503, then succeed), ``required_api_key`` (401 unless ``X-Api-Key``
+    matches), ``sign_delay`` (seconds before answering), ``sign_malformed`` (200 with a body that is not protobuf),
+    ``token_ttl`` (seconds a signed WebSocket token stays valid; each is good for one connection).
+
+    WebSocket: ``ping_interval`` (announced in ``Handshake-Options``; fractional for fast tests), ``faults``
+    (:class:`Faults`), ``enter_room_timeout``, ``ack_grace``, ``heartbeat_grace`` (the client-duty deadlines),
+    ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never).
+
+    Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
+    ``connections``, ``frames_sent``, ``ws_pings``; ``on_violation`` is called with each violation as it happens.
+    """
+
+    def __init__(
+        self,
+        user: str = "simulator",
+        *,
+        room_id: int | None = None,
+        nickname: str | None = None,
+        title: str = "Simulated LIVE 🎮",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        scenario: str | Scenario | None = None,
+        speed: float = 1.0,
+        loop: bool = False,
+        history: Sequence[MessageSpec] = (),
+        viewer_count: int = 128,
+        like_count: int = 4096,
+        offline: bool = False,
+        age_restricted: bool = False,
+        page_layout_changed: bool = False,
+        sign_status: int | None = None,
+        sign_fail_times: int | None = None,
+        sign_retry_after: float = 1.0,
+        sign_delay: float = 0.0,
+        sign_malformed: bool = False,
+        required_api_key: str | None = None,
+        token_ttl: float = 30.0,
+        ping_interval: float = 10.0,
+        faults: Faults | None = None,
+        enter_room_timeout: float = 5.0,
+        ack_grace: float = 5.0,
+        heartbeat_grace: float = 1.0,
+        server_heartbeat_interval: float | None = None,
+        on_violation: Callable[[str], None] | None = None,
+        max_records: int = 10_000,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        if ping_interval <= 0:
+            raise ValueError("ping_interval must be positive")
+        self.user = user.removeprefix("@")
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self.room_id = (
+            room_id
+            if room_id is not None
+            else self._rng.randrange(7_300_000_000_000_000_000, 7_500_000_000_000_000_000)
+        )
+        self.host_user = make_user(self.user, nickname, follower_count=self._rng.randint(1_000, 900_000))
+        self.nickname = self.host_user.nickname
+        self.title = title
+        self.host = host
+        self._requested_port = port
+        self.speed = speed
+        self.loop = loop
+        self.history: list[MessageSpec] = list(history)
+        self.viewer_count = viewer_count
+        self.like_count = like_count
+        self.offline = offline
+        self.age_restricted = age_restricted
+        self.page_layout_changed = page_layout_changed
+        self.sign_status = sign_status
+        self.sign_fail_times = sign_fail_times
+        self.sign_retry_after = sign_retry_after
+        self.sign_delay = sign_delay
+        self.sign_malformed = sign_malformed
+        self.required_api_key = required_api_key
+        self.token_ttl = token_ttl
+        self.ping_interval = ping_interval
+        self.faults = faults if faults is not None else Faults()
+        self.enter_room_timeout = enter_room_timeout
+        self.ack_grace = ack_grace
+        self.heartbeat_grace = heartbeat_grace
+        self.server_heartbeat_interval = server_heartbeat_interval
+        self.on_violation = on_violation
+        self.max_records = max_records
+        self.started_at = int(time.time()) - 600
+
+        self.violations: list[str] = []
+        """Every breach of a client duty, one line each, starting with ``violation:``."""
+        self.sign_requests: list[SignRequest] = []
+        """Every request to the sign server, in order."""
+        self.rejections: list[HandshakeRejection] = []
+        """Every WebSocket upgrade refused (missing User-Agent, missing/used/expired token, wrong room)."""
+        self.acks: list[tuple[int, bytes]] = []
+        """Every ack received: ``(log_id, payload)``."""
+        self.heartbeats: list[tuple[float, int]] = []
+        """Every heartbeat received: ``(time.monotonic(), send_packet_seq_id)``."""
+        self.enter_room: list[transport_pb2.EnterRoomMessage] = []
+        """Every enter-room message received (undecodable ones as empty messages)."""
+        self.connections = 0
+        """WebSocket connections accepted so far."""
+        self.frames_sent = 0
+        """WebSocket messages sent so far (all connections)."""
+        self.ws_pings = 0
+        """WebSocket-level pings received (TikTok answers none; each connection's first is a violation)."""
+
+        self._steps: list[Step] = []
+        if scenario is not None:
+            self.use_scenario(scenario)
+        self._tokens: dict[str, _Token] = {}
+        self._used_tokens: dict[str, float] = {}
+        self._sign_failures = 0
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._active: set[SimulatedConnection] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = asyncio.Event()
+
+    # ── lifecycle ───────────────────────────────────────────────────────────────────────────────────────────
+
+    async def start(self) -> None:
+        """Start serving on ``host:port`` (port 0: a free port; read it from :attr:`port`). Starting twice is a
+        no-op."""
+        if self._runner is not None:
+            return
+        self._stopping = asyncio.Event()  # fresh events: a restart may run in another event loop
+        self._idle = asyncio.Event()
+        self._idle.set()
+        app = web.Application()
+        app.router.add_get("/@{user}/live", self._handle_page)
+        app.router.add_get("/api-live/user/room/", self._handle_user_room)
+        app.router.add_get("/api-live/user/room", self._handle_user_room)
+        app.router.add_get("/webcast/room/check_alive/", self._handle_check_alive)
+        app.router.add_get("/webcast/room/info/", self._handle_room_info)
+        app.router.add_get("/webcast/fetch", self._handle_sign)
+        app.router.add_get("/webcast/fetch/", self._handle_sign)
+        app.router.add_get(WS_PATH, self._handle_ws)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._port = _bound_port(runner)
+        self._runner = runner
+        logger.info("simulator serving @%s on %s (room %d)", self.user, self.url, self.room_id)
+
+    async def stop(self) -> None:
+        """Close every connection (1001), stop serving and release the port. Safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._port = None
+        self._stopping.set()  # releases delayed sign requests
+        connections = list(self._active)
+        await asyncio.gather(*(connection.shutdown(_CLOSE_TIMEOUT) for connection in connections))
+        try:
+            await asyncio.wait_for(self._idle.wait(), _CLOSE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("simulator: %d connection(s) did not finish closing", len(self._active))
+        await runner.cleanup()
+        logger.info("simulator stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def wait_idle(self) -> None:
+        """Wait until no WebSocket connection is open (and every duty check of the closed ones has run)."""
+        await self._idle.wait()
+
+    # ── addresses ───────────────────────────────────────────────────────────────────────────────────────────
+
+    @property
+    def port(self) -> int:
+        """The TCP port being served (the real one when constructed with port 0); RuntimeError before start."""
+        if self._port is None:
+            raise RuntimeError("the simulator is not started: use `async with Simulator() as sim` or `await start()`")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The origin to use as web, webcast and sign URL: ``http://127.0.0.1:<port>``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def push_server(self) -> str:
+        """The WebSocket URL the sign bundle hands out (``push_server``)."""
+        return f"ws://{self.host}:{self.port}{WS_PATH}"
+
+    def client(self, **kwargs: object) -> TikTokLiveClient:
+        """A :class:`~tiktok_live.TikTokLiveClient` for this host, with every base URL pointed here; ``kwargs`` go
+        to the client (and may override the URLs)."""
+        from tiktok_live.client import TikTokLiveClient
+
+        options: dict[str, object] = {"web_url": self.url, "webcast_url": self.url, "sign_url": self.url, **kwargs}
+        return TikTokLiveClient(f"@{self.user}", **options)  # type: ignore[arg-type]  # checked by the client
+
+    # ── the script ──────────────────────────────────────────────────────────────────────────────────────────
+
+    def script(self, *items: MessageSpec | Step | Iterable[MessageSpec], delay: float = 0.0) -> None:
+        """Append steps: a :class:`Step` as is; a message alone, or an iterable of messages (one list from
+        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous."""
+        for item in items:
+            if isinstance(item, Step):
+                self._steps.append(item)
+            elif isinstance(item, MessageSpec):
+                self._steps.append(Step((item,), delay))
+            else:
+                self._steps.extend(Step((spec,), delay) for spec in item)
+
+    def use_scenario(self, scenario: str | Scenario, *, speed: float | None = None, seed: int | None = None) -> None:
+        """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
+        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``."""
+        if isinstance(scenario, str):
+            scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
+        self._steps = list(scenario.steps)
+        if speed is not None:
+            if speed <= 0:
+                raise ValueError("speed must be positive")
+            self.speed = speed
+
+    def clear_script(self) -> None:
+        """Remove every step (connections already playing stop after their current step)."""
+        self._steps.clear()
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The current script."""
+        return tuple(self._steps)
+
+    def clear_records(self) -> None:
+        """Forget everything recorded so far (violations, requests, acks, heartbeats, …) and reset the counters."""
+        for records in (self.violations, self.sign_requests, self.rejections, self.acks, self.heartbeats):
+            records.clear()
+        self.enter_room.clear()
+        self.connections = self.frames_sent = self.ws_pings = 0
+        self._sign_failures = 0
+
+    def cursor(self, position: int) -> str:
+        """The cursor meaning "the first ``position`` steps were delivered": resuming with it sends step
+        ``position`` next."""
+        return f"sim-{position}-{self.seed}"
+
+    # ── helpers shared with the connections ─────────────────────────────────────────────────────────────────
+
+    def _cursor(self, position: int) -> str:
+        return self.cursor(position)
+
+    def _parse_cursor(self, cursor: str | None) -> int | None:
+        match = _CURSOR.match(cursor or "")
+        if match is None or int(match.group(2)) != self.seed:
+            return None
+        return int(match.group(1))
+
+    def _step_at(self, position: int) -> Step | None:
+        steps = self._steps
+        if position < len(steps):
+            step = steps[position]
+        elif self.loop and steps:
+            step = steps[position % len(steps)]
+        else:
+            return None
+        if self.loop and any(spec.ends_stream for spec in step.messages):
+            step = Step(tuple(spec for spec in step.messages if not spec.ends_stream), step.delay)
+        return step
+
+    def _msg_id(self, position: int, index: int) -> int:
+        # Snowflake-like 19-digit ids, a pure function of (seed, position, index): a message keeps its id when the
+        # sign bundle repeats it as history.
+        return 7_400_000_000_000_000_000 + (self.seed % 997) * 10**15 + position * 4096 + index
+
+    def _new_log_id(self) -> int:
+        return self._rng.getrandbits(63) or 1
+
+    def _record(self, records: list[_T], item: _T) -> None:
+        records.append(item)
+        if len(records) > self.max_records:
+            del records[: len(records) - self.max_records]
+
+    def _report_violation(self, text: str) -> None:
+        self._record(self.violations, text)
+        logger.warning("%s", text)
+        if self.on_violation is not None:
+            try:
+                self.on_violation(text)
+            except Exception:  # a broken callback must not kill the connection
+                logger.exception("on_violation callback failed")
+
+    # ── pages and APIs ──────────────────────────────────────────────────────────────────────────────────────
+
+    def _is_host(self, unique_id: str) -> bool:
+        return unique_id.removeprefix("@").casefold() == self.user.casefold()
+
+    @property
+    def _status(self) -> int:
+        return OFFLINE if self.offline else LIVE
+
+    def _avatar_urls(self) -> list[str]:
+        return list(self.host_user.avatar_thumb.m_urls)
+
+    async def _handle_page(self, request: web.Request) -> web.Response:
+        unique_id = request.match_info["user"]
+        if self.page_layout_changed:
+            body = "<!DOCTYPE html><html><head><title>TikTok</title></head><body><div id='app'></div></body></html>"
+            return web.Response(text=body, content_type="text/html")
+        state: dict[str, object] = {"AppContext": {"appContext": {"region": "US", "language": "en"}}}
+        if self._is_host(unique_id):
+            state["LiveRoom"] = {
+                "liveRoomUserInfo": {
+                    "user": {
+                        "id": str(self.host_user.id),
+                        "roomId": str(self.room_id),
+                        "uniqueId": self.user,
+                        "nickname": self.nickname,
+                        "secUid": self.host_user.sec_uid,
+                        "avatarThumb": self._avatar_urls()[0],
+                        "status": self._status,
+                    },
+                    "liveRoom": {
+                        "status": self._status,
+                        "title": self.title,
+                        "startTime": self.started_at,
+                        "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
+                    },
+                }
+            }
+        data = json.dumps(state, ensure_ascii=False).replace("</", "<\\/")
+        body = (
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{self.nickname} (@{self.user}) is '
+            f'LIVE | TikTok</title></head><body><div id="app"></div><script id="SIGI_STATE" type="application/json">'
+            f"{data}</script></body></html>"
+        )
+        return web.Response(text=body, content_type="text/html")
+
+    async def _handle_user_room(self, request: web.Request) -> web.Response:
+        unique_id = request.query.get("uniqueId", "")
+        if not self._is_host(unique_id):
+            return web.json_response({"statusCode": USER_NOT_FOUND, "message": "user_not_found", "data": None})
+        data = {
+            "user": {
+                "id": str(self.host_user.id),
+                "roomId": str(self.room_id),
+                "status": self._status,
+                "uniqueId": self.user,
+                "nickname": self.nickname,
+                "secUid": self.host_user.sec_uid,
+                "signature": "simulated host",
+                "avatarLarger": self._avatar_urls()[-1],
+            },
+            "liveRoom": {
+                "status": self._status,
+                "title": self.title,
+                "startTime": self.started_at,
+                "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
+            },
+            "stats": {
+                "followingCount": self.host_user.follow_info.following_count,
+                "followerCount": self.host_user.follow_info.follower_count,
+            },
+        }
+        return web.json_response({"statusCode": 0, "message": "", "data": data})
+
+    async def _handle_check_alive(self, request: web.Request) -> web.Response:
+        ids = [part for part in request.query.get("room_ids", "").split(",") if part]
+        if not ids or not all(part.isdigit() for part in ids):
+            return web.json_response({"data": {"message": "Request params error"}, "status_code": 10011})
+        rooms = [
+            {"alive": int(part) == self.room_id and not self.offline, "room_id": int(part), "room_id_str": part}
+            for part in ids
+        ]
+        return web.json_response({"data": rooms, "status_code": 0})
+
+    async def _handle_room_info(self, request: web.Request) -> web.Response:
+        if self.age_restricted:
+            prompts = "Request params error"
+            return web.json_response({"data": {"message": prompts, "prompts": prompts}, "status_code": 10011})
+        if request.query.get("room_id") != str(self.room_id):
+            return web.json_response({"data": {"prompts": ""}, "status_code": 0})  # a stale room id (TLC#244)
+        data = {
+            "status": self._status,
+            "id": self.room_id,
+            "id_str": str(self.room_id),
+            "title": self.title,
+            "user_count": self.viewer_count,
+            "create_time": self.started_at,
+            "owner": {
+                "id": self.host_user.id,
+                "id_str": str(self.host_user.id),
+                "display_id": self.user,
+                "nickname": self.nickname,
+                "sec_uid": self.host_user.sec_uid,
+                "avatar_thumb": {"url_list": self._avatar_urls()},
+                "follow_info": {"follower_count": self.host_user.follow_info.follower_count},
+            },
+            "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
+            "age_restricted": {"restricted": False},
+        }
+        return web.json_response({"data": data, "status_code": 0})
+
+    # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
+
+    async def _handle_sign(self, request: web.Request) -> web.Response:
+        if self.sign_delay > 0:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
+            except TimeoutError:
+                pass
+        response = self._sign_response(request)
+        query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
+        self._record(self.sign_requests, SignRequest(query, "X-Api-Key" in request.headers, response.status))
+        return response
+
+    def _sign_response(self, request: web.Request) -> web.Response:
+        if self._stopping.is_set():
+            return web.Response(status=503, text="sign server shutting down")
+        if self.required_api_key is not None:
+            key = request.headers.get("X-Api-Key", "")
+            if not hmac.compare_digest(key.encode(), self.required_api_key.encode()):
+                message = "Invalid API key" if key else "An API key is required (X-Api-Key header)"
+                return web.json_response({"code": 401, "message": message}, status=401)
+        failure = self.sign_status if self.sign_status not in (None, 200) else None
+        if failure is None and self.sign_fail_times and not self.sign_malformed:
+            failure = 503
+        failing = (failure is not None or self.sign_malformed) and (
+            self.sign_fail_times is None or self._sign_failures < self.sign_fail_times
+        )
+        if failing:
+            self._sign_failures += 1
+            if failure is not None:
+                return self._sign_error(failure)
+            return web.Response(body=_MALFORMED_BODY, content_type="application/protobuf", headers=self._cookies())
+        room = request.query.get("room_id", "")
+        if not room.isdigit():
+            return web.json_response({"code": 400, "message": "room_id is required (a number)"}, status=400)
+        position = self._parse_cursor(request.query.get("cursor")) or 0
+        return self._bundle(int(room), request.query.get("user_agent", ""), position)
+
+    def _sign_error(self, status: int) -> web.Response:
+        if status == 429:
+            retry = self.sign_retry_after
+            headers = {
+                "Retry-After": f"{retry:g}",
+                "RateLimit-Limit": "5",
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(int(time.time() + retry)),
+            }
+            body = {
+                "code": 429,
+                "message": f"Too many connections started, try again in {retry:g} seconds.",
+                "limit_label": "minute",
+            }
+            return web.json_response(body, status=429, headers=headers)
+        if status in (401, 403):
+            message = "Invalid API key" if status == 401 else "This endpoint requires a paid plan"
+            return web.json_response({"code": status, "message": message}, status=status)
+        if status >= 500:
+            return web.Response(status=status, text=f"sign server error {status} (simulated)")
+        return web.json_response({"code": status, "message": f"simulated sign error {status}"}, status=status)
+
+    def _cookies(self) -> dict[str, str]:
+        ttwid = base64.urlsafe_b64encode(self._rng.randbytes(32)).decode().rstrip("=")
+        chain = base64.b64encode(self._rng.randbytes(24)).decode()
+        return {"X-Set-TT-Cookie": f"ttwid=1%7C{ttwid}%7C{int(time.time())}; tt_chain_token={chain}"}
+
+    def _bundle(self, room_id: int, user_agent: str, position: int) -> web.Response:
+        now = time.monotonic()
+        for value, token in list(self._tokens.items()):
+            if now - token.issued > self.token_ttl:
+                del self._tokens[value]
+        for value, used in list(self._used_tokens.items()):
+            if now - used > self.token_ttl:
+                del self._used_tokens[value]
+        token_value = f"{self._rng.getrandbits(128):032x}"
+        self._tokens[token_value] = _Token(room_id, user_agent, position, now)
+        now_ms = int(time.time() * 1000)
+        result = webcast_pb2.ProtoMessageFetchResult(
+            cursor=self.cursor(position),
+            internal_ext=f"internal_src:sim|first_req_ms:{now_ms}|seq:{position}",
+            now=now_ms,
+            fetch_interval=1000,
+            is_first=True,
+            need_ack=False,
+            push_server=self.push_server,
+            heartbeat_duration=10_000,
+            messages=self._history(position),
+        )
+        result.route_params["wrss"] = token_value
+        result.route_params["imprp"] = base64.urlsafe_b64encode(self._rng.randbytes(18)).decode()
+        headers = {**self._cookies(), "X-Room-Id": str(room_id)}
+        return web.Response(body=result.SerializeToString(), content_type="application/protobuf", headers=headers)
+
+    def _history(self, position: int) -> list[webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage]:
+        """``history`` plus the last comments of the script before ``position`` (what the room shows now)."""
+        picked: list[tuple[int, int, MessageSpec]] = [(-1 - i, 0, spec) for i, spec in enumerate(self.history)]
+        recent: list[tuple[int, int, MessageSpec]] = []
+        for earlier in range(min(position, len(self._steps)) - 1, -1, -1):
+            for index, spec in enumerate(self._steps[earlier].messages):
+                if spec.method == "WebcastChatMessage" and len(recent) < _HISTORY_COMMENTS:
+                    recent.append((earlier, index, spec))
+            if len(recent) >= _HISTORY_COMMENTS:
+                break
+        create_time = int(time.time() * 1000)
+        return [
+            webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage(
+                method=spec.method,
+                payload=spec.render(msg_id=self._msg_id(pos, index), room_id=self.room_id, create_time=create_time),
+                msg_id=self._msg_id(pos, index),
+                is_history=True,
+            )
+            for pos, index, spec in picked + recent[::-1]
+        ]
+
+    # ── WebSocket ───────────────────────────────────────────────────────────────────────────────────────────
+
+    def _reject(self, status: int, message: str, reason: str) -> web.Response:
+        self._record(self.rejections, HandshakeRejection(status, message, reason))
+        logger.info("simulator refused a WebSocket: %s (%s)", message, reason)
+        return web.Response(status=200, headers={"handshake-status": str(status), "handshake-msg": message})
+
+    def _take_token(self, value: str) -> tuple[_Token | None, str]:
+        if not value:
+            return None, "no wrss token in the query"
+        token = self._tokens.pop(value, None)
+        if token is None:
+            used = value in self._used_tokens
+            return None, "the wrss token was already used" if used else "unknown or expired wrss token"
+        self._used_tokens[value] = time.monotonic()
+        if time.monotonic() - token.issued > self.token_ttl:
+            return None, f"the wrss token expired ({self.token_ttl:g} s)"
+        return token, ""
+
+    async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
+        user_agent = request.headers.get("User-Agent", "").strip()
+        if not user_agent:
+            return self._reject(415, "DEVICE_BLOCKED", "no User-Agent header")
+        token, reason = self._take_token(request.query.get("wrss", ""))
+        if token is None:
+            return self._reject(417, "illegal secret key", reason)
+        room = request.query.get("room_id", "")
+        if room != str(self.room_id) or token.room_id != self.room_id:
+            return self._reject(417, "illegal secret key", f"room_id {room!r} is not this room ({self.room_id})")
+        ws = web.WebSocketResponse(autoping=False, timeout=_CLOSE_TIMEOUT)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket upgrade")
+        ws.headers["Handshake-Options"] = f"ping-interval={self.ping_interval:g}"
+        await ws.prepare(request)
+        self.connections += 1
+        number = self.connections
+        resume = self._parse_cursor(request.query.get("cursor"))
+        connection = SimulatedConnection(self, ws, request, number, resume if resume is not None else token.position)
+        if user_agent != token.user_agent:
+            connection.violation(
+                "the WebSocket User-Agent differs from the user_agent given to the sign server (they must match)"
+            )
+        self._active.add(connection)
+        self._idle.clear()
+        logger.info("simulator connection #%d open (from step %d)", number, connection.start_position)
+        try:
+            await connection.run()
+        finally:
+            self._active.discard(connection)
+            if not self._active:
+                self._idle.set()
+            logger.info("simulator connection #%d closed", number)
+        return ws
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
+            return address[1]
+    raise RuntimeError("the simulator could not find the port it is bound to")
