@@ -69,6 +69,7 @@ E3 = TypeVar("E3", bound=BaseEvent)
 _UNIQUE_ID = re.compile(r"^[A-Za-z0-9._]{1,64}$")
 _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
 _OFFLINE: Final = 4
+_SHUTDOWN_GRACE: Final = 0.1
 _AGE_RESTRICTED_STATUS: Final = 4003110
 
 
@@ -362,8 +363,17 @@ class TikTokLiveClient:
 
     def run(self) -> None:
         """Blocking form of :meth:`connect`: runs its own event loop until the stream ends or Ctrl-C."""
+
+        async def main() -> None:
+            try:
+                await self.connect()
+            finally:
+                # The loop ends right after: give closed transports a moment to flush the WebSocket close frame
+                # (aiohttp's graceful-shutdown advice), so the server sees a clean close.
+                await asyncio.sleep(_SHUTDOWN_GRACE)
+
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(self.connect())
+            asyncio.run(main())
 
     async def disconnect(self) -> None:
         """Stop reading, let running handlers finish, close the socket and our session. Safe to call twice."""

@@ -243,7 +243,8 @@ class Simulator:
         app.router.add_get("/webcast/fetch", self._handle_sign)
         app.router.add_get("/webcast/fetch/", self._handle_sign)
         app.router.add_get(WS_PATH, self._handle_ws)
-        runner = web.AppRunner(app, access_log=None)
+        # A client that vanishes without closing must not hold stop() for aiohttp's default 60 s.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:

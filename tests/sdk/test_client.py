@@ -16,6 +16,7 @@ from tiktok_live import (
     UnknownEvent,
     UserNotFoundError,
     UserOfflineError,
+    WebcastBlockedError,
 )
 from tiktok_live.events import (
     CommentEvent,
@@ -299,3 +300,72 @@ async def test_control_end_stops_the_client_without_listeners() -> None:
         client.add_listener(ControlEvent, ends.append)
         await asyncio.wait_for(client.connect(), TIMEOUT)
     assert len(ends) == 1 and ends[0].ends_stream
+
+
+async def test_page_layout_change_falls_back_to_the_room_api() -> None:
+    async with _sim(page_layout_changed=True) as sim:
+        sim.script(comment("a", "via api"), end())
+        client = sim.client()
+        texts: list[str] = []
+        client.add_listener(CommentEvent, lambda event: texts.append(event.comment))
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+    assert texts == ["via api"] and client.room_id == sim.room_id
+
+
+async def test_sign_api_key_is_sent_from_the_environment_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGN_API_KEY", "s3cret-key")
+    async with _sim(required_api_key="s3cret-key") as sim:
+        sim.script(end())
+        client = sim.client()
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+        assert sim.sign_requests and all(request.has_api_key for request in sim.sign_requests)
+        assert "s3cret" not in repr(client)
+    monkeypatch.setenv("SIGN_API_KEY", "wrong-key")
+    async with _sim(required_api_key="s3cret-key") as sim:
+        client = sim.client()
+        with pytest.raises(SignAPIKeyError) as raised:
+            await asyncio.wait_for(client.connect(), TIMEOUT)
+        assert "wrong-key" not in str(raised.value)
+        assert len(sim.sign_requests) == 1  # a bad key is never retried
+
+
+async def test_rejected_handshake_raises_webcast_blocked() -> None:
+    async with _sim() as sim:
+        client = sim.client()
+        bundle_holder: list[object] = []
+        original = client._sign
+
+        async def sign_once_reuse() -> object:
+            if not bundle_holder:
+                bundle_holder.append(await original())
+            return bundle_holder[0]
+
+        client._sign = sign_once_reuse  # type: ignore[method-assign,assignment]
+        sim.script(comment("a", "x"))
+        await asyncio.wait_for(client.start(), TIMEOUT)
+        await client.disconnect()
+        with pytest.raises(WebcastBlockedError, match="illegal secret key") as raised:
+            await asyncio.wait_for(client.start(), TIMEOUT)  # the signed URL's one-use token is spent
+        assert raised.value.handshake_msg == "illegal secret key"
+        assert not client.connected
+
+
+def test_run_blocks_until_the_stream_ends() -> None:
+    async def serve_and_run() -> list[str]:
+        async with _sim() as sim:
+            sim.script(comment("a", "blocking"), end())
+            client = sim.client()
+            texts: list[str] = []
+            client.add_listener(CommentEvent, lambda event: texts.append(event.comment))
+            await asyncio.get_running_loop().run_in_executor(None, client.run)
+            return texts
+
+    assert asyncio.run(serve_and_run()) == ["blocking"]
+
+
+async def test_pytest_fixture_serves_a_scripted_room(tiktok_live_simulator: Simulator) -> None:
+    tiktok_live_simulator.script(comment("alice", "from the fixture"), end())
+    client = tiktok_live_simulator.client()
+    stream = client.stream(CommentEvent)
+    await asyncio.wait_for(client.connect(), TIMEOUT)
+    assert [event.comment async for event in stream] == ["from the fixture"]
