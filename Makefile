@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHEMA ?= ../shared/schema
 
-.PHONY: all install generate import-schema docs lint format typecheck drift pytest test update-goldens clean
+.PHONY: all demo install generate import-schema docs lint format typecheck drift pytest test update-goldens clean
 
 all: test
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The main job: a scripted LIVE from the embedded simulator, shown in the terminal (no internet, no API key).
+demo: $(STAMP)
+	$(PY) -m tiktok_live demo
 
 # Regenerate generated/ and docs/events.md from proto/ + templates/ (+ codegen/events.toml, sdk/_base.py mixins).
 generate: $(STAMP)

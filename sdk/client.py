@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Generic, Self, TypeVar, overload
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -51,6 +52,7 @@ from tiktok_live.errors import (
     WebcastBlockedError,
     WebSocketRejectedError,
 )
+from tiktok_live.recording import Recorder, SignRecord, read_recording
 
 __all__ = ["EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"]
 
@@ -228,6 +230,7 @@ class TikTokLiveClient:
         max_frame_size: int = 8 * 1024 * 1024,
         max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
         dedupe_size: int = 10_000,
+        recorder: Recorder | None = None,
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
         self._room_id = room_id
@@ -248,6 +251,7 @@ class TikTokLiveClient:
         self._max_frame_size = max_frame_size
         self._max_decompressed = max_decompressed_size
         self._rng = random.Random()
+        self._recorder = recorder
 
         self._emitter = Emitter()
         self._emitter.on_change = self._recompute
@@ -383,6 +387,43 @@ class TikTokLiveClient:
             reader.cancel()
             await asyncio.wait({reader})
         await self._release()
+
+    async def replay(self, path: str | Path, *, speed: float | None = 1.0) -> None:
+        """Feed a recording (see :mod:`tiktok_live.recording`) through the same decode and dispatch path as a live
+        room, emitting the same events; returns at its end or at the stream's end.
+
+        ``speed`` scales the recorded timing (2.0: twice as fast); None replays as fast as possible. Nothing is
+        sent anywhere: acks and heartbeats of a replay go nowhere. Raises RecordingError for a bad file.
+        """
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive (or None for as fast as possible)")
+        recording = read_recording(path)
+        self._ended = self._closing = False
+        self._room_id = recording.room_id or self._room_id
+        started = time.monotonic()
+        connected = False
+        try:
+            for record in recording.records:
+                if self._ended:
+                    break
+                if speed is not None:
+                    delay = record.t / 1000 / speed - (time.monotonic() - started)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                if isinstance(record, SignRecord):
+                    result = decode_fetch_result(record.body)
+                    self._emit(ConnectEvent(self.unique_id, record.room_id))
+                    connected = True
+                    if self._process_initial:
+                        self._dispatch(result)
+                elif record.direction == "in":
+                    await self._on_frame(record.data)
+        finally:
+            for stream in list(self._streams):
+                stream.close()
+            if connected:
+                self._emit(DisconnectEvent(None, "stream ended" if self._ended else "end of recording"))
+            await self._emitter.drain()
 
     async def __aenter__(self) -> Self:
         _ = await self.start()  # the reader task stays referenced as self._reader
@@ -669,7 +710,10 @@ class TikTokLiveClient:
         cookie_header = response_headers.get("X-Set-TT-Cookie", "")
         if not cookie_header:
             raise _retryable(SignAPIError("the sign server returned no cookies (X-Set-TT-Cookie)"))
-        return _Bundle(result, _parse_cookies(cookie_header))
+        cookies = _parse_cookies(cookie_header)
+        if self._recorder is not None:
+            self._recorder.sign(self._room_id or 0, body, cookies)
+        return _Bundle(result, cookies)
 
     def _ws_url(self, bundle: _Bundle) -> str:
         result = bundle.result
@@ -754,7 +798,10 @@ class TikTokLiveClient:
     async def _send(self, frame: transport_pb2.PushFrame) -> None:
         ws = self._ws
         if ws is not None and not ws.closed:
-            await ws.send_bytes(frame.SerializeToString())
+            data = frame.SerializeToString()
+            if self._recorder is not None:
+                self._recorder.frame("out", data)
+            await ws.send_bytes(data)
 
     async def _beat(self, interval: float) -> None:
         while True:
@@ -816,6 +863,8 @@ class TikTokLiveClient:
                 raise _SocketClosed(None, f"no frame for {self._watchdog:.0f} s", silent=True) from None
             if message.type == aiohttp.WSMsgType.BINARY:
                 self._last_frame = time.monotonic()
+                if self._recorder is not None:
+                    self._recorder.frame("in", message.data)
                 await self._on_frame(message.data)
             elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 raise _SocketClosed(ws.close_code, f"socket closed (code {ws.close_code})")
