@@ -71,6 +71,7 @@ E3 = TypeVar("E3", bound=BaseEvent)
 _UNIQUE_ID = re.compile(r"^[A-Za-z0-9._]{1,64}$")
 _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
 _OFFLINE: Final = 4
+_SESSION_COOKIES: Final = frozenset({"sessionid", "sessionid_ss", "sid_tt", "sid_guard"})
 _SHUTDOWN_GRACE: Final = 0.1
 _AGE_RESTRICTED_STATUS: Final = 4003110
 
@@ -80,8 +81,10 @@ class ReconnectPolicy:
     """When and how the client reconnects after the socket drops or goes silent.
 
     Delays grow exponentially from ``base_delay`` to ``max_delay`` with ±``jitter`` (a fraction); after
-    ``max_attempts`` failed attempts in a row the client stops with the last error. ``enabled=False`` never
-    reconnects. Sign-server rate limits (``Retry-After``) are honoured up to ``max_delay``.
+    ``max_attempts`` failed attempts in a row (counting connections that die early — before ``reset_after``
+    seconds and ``reset_after_frames`` frames — as failures) the client stops with the last error.
+    ``enabled=False`` never reconnects. Sign-server rate limits (``Retry-After``) are honoured up to
+    ``max_delay``.
     """
 
     enabled: bool = True
@@ -89,6 +92,10 @@ class ReconnectPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
     jitter: float = 0.2
+    reset_after: float = 60.0
+    """A connection that lasted this long (seconds) resets the attempt count..."""
+    reset_after_frames: int = 10
+    """...as does one that delivered this many frames: only connections that die early count as failures."""
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The delay before reconnect attempt ``attempt`` (1-based)."""
@@ -206,7 +213,10 @@ class TikTokLiveClient:
 
     The three base URLs are origins; the client appends TikTok's paths, so a simulator or a recording proxy that
     serves those paths on one origin works unchanged. ``sign_api_key`` defaults to ``$SIGN_API_KEY`` and
-    ``sign_url`` to ``$SIGN_API_URL`` (else Euler Stream's public sign server).
+    ``sign_url`` to ``$SIGN_API_URL`` (else Euler Stream's public sign server). ``proxy`` applies to every
+    request and the WebSocket. ``session_id`` (a logged-in ``sessionid`` cookie) goes with TikTok's own requests,
+    and to the sign server only when ``$WHITELIST_AUTHENTICATED_SESSION_ID_HOST`` names its host. TLS is always
+    verified; the API key and cookies never appear in logs, reprs or errors.
     """
 
     def __init__(
@@ -231,6 +241,8 @@ class TikTokLiveClient:
         max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
         dedupe_size: int = 10_000,
         recorder: Recorder | None = None,
+        session_id: str | None = None,
+        tt_target_idc: str = "useast1a",
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
         self._room_id = room_id
@@ -262,7 +274,13 @@ class TikTokLiveClient:
 
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._dedupe_size = dedupe_size
-        self._cookies: dict[str, str] = {"tt-target-idc": "useast1a"}
+        self._cookies: dict[str, str] = {"tt-target-idc": tt_target_idc}
+        self._session_id = session_id
+        self._tt_target_idc = tt_target_idc
+        self._warned_session = False
+        if session_id:
+            # A logged-in session: TikTok's own requests carry it (18+ rooms, all comments)...
+            self._cookies.update(sessionid=session_id, sessionid_ss=session_id, sid_tt=session_id)
         self._cursor = ""
         self._internal_ext = ""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -272,6 +290,9 @@ class TikTokLiveClient:
         self._ended = False
         self._closing = False
         self._last_frame = 0.0
+        self._opened_at = 0.0
+        self._frames = 0
+        self._attempts = 0
         self._close_code: int | None = None
         self._close_reason = ""
         self.room_info: RoomInfo | None = None
@@ -676,13 +697,19 @@ class TikTokLiveClient:
         headers = {"User-Agent": "tiktok-live (Python)"}
         if self._sign_api_key:
             headers["X-Api-Key"] = self._sign_api_key
+        if self._authenticated_signing():
+            params.update(session_id=self._session_id or "", tt_target_idc=self._tt_target_idc)
         url = f"{self._sign_url}/webcast/fetch"
         try:
             async with self._http().get(url, params=params, headers=headers, proxy=self._proxy) as response:
                 body = await response.read()
                 status = response.status
                 response_headers = response.headers
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TimeoutError as error:
+            raise _retryable(
+                SignAPIError(f"sign server {urlsplit(url).netloc} timed out after {self._http_timeout:g} s")
+            ) from error
+        except aiohttp.ClientError as error:
             raise _retryable(SignAPIError(f"sign server {urlsplit(url).netloc} unreachable: {error}")) from error
         if status == 429:
             raise SignatureRateLimitError(
@@ -714,6 +741,25 @@ class TikTokLiveClient:
         if self._recorder is not None:
             self._recorder.sign(self._room_id or 0, body, cookies)
         return _Bundle(result, cookies)
+
+    def _authenticated_signing(self) -> bool:
+        """Whether the session id may go to the sign server: only to the host the user named in
+        ``$WHITELIST_AUTHENTICATED_SESSION_ID_HOST`` (the peers' rule), since it grants access to the account."""
+        if not self._session_id:
+            return False
+        allowed = os.environ.get("WHITELIST_AUTHENTICATED_SESSION_ID_HOST", "").strip().lower()
+        host = (urlsplit(self._sign_url).hostname or "").lower()
+        if allowed and allowed == host:
+            return True
+        if not self._warned_session:
+            self._warned_session = True
+            logger.warning(
+                "a session id is set but not sent to the sign server %s: set "
+                "WHITELIST_AUTHENTICATED_SESSION_ID_HOST=%s to allow it; the WebSocket connects without the session",
+                host,
+                host,
+            )
+        return False
 
     def _ws_url(self, bundle: _Bundle) -> str:
         result = bundle.result
@@ -752,9 +798,11 @@ class TikTokLiveClient:
     async def _open(self, bundle: _Bundle) -> None:
         """Open the WebSocket for ``bundle``, enter the room, start heartbeats, dispatch the first messages."""
         self._cookies.update(bundle.cookies)
+        # ...but the WebSocket carries it only when the bundle was signed with it (TikTok rejects a mismatch).
+        session_cookies = set() if self._authenticated_signing() else _SESSION_COOKIES
         headers = {
             "User-Agent": self._user_agent,
-            "Cookie": "; ".join(f"{key}={value}" for key, value in self._cookies.items()),
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self._cookies.items() if k not in session_cookies),
         }
         url = self._ws_url(bundle)
         try:
@@ -781,7 +829,8 @@ class TikTokLiveClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise WebSocketRejectedError(f"could not open the WebSocket: {error}") from error
         self._ws = ws
-        self._last_frame = time.monotonic()
+        self._last_frame = self._opened_at = time.monotonic()
+        self._frames = 0
         self._cursor = bundle.result.cursor
         self._internal_ext = bundle.result.internal_ext
         await self._send(_frame("im_enter_room", _enter_room(self._room_id or 0)))
@@ -863,6 +912,7 @@ class TikTokLiveClient:
                 raise _SocketClosed(None, f"no frame for {self._watchdog:.0f} s", silent=True) from None
             if message.type == aiohttp.WSMsgType.BINARY:
                 self._last_frame = time.monotonic()
+                self._frames += 1
                 if self._recorder is not None:
                     self._recorder.frame("in", message.data)
                 await self._on_frame(message.data)
@@ -896,19 +946,30 @@ class TikTokLiveClient:
         self._dispatch(result)
 
     async def _reconnect(self, closed: _SocketClosed) -> None:
+        """Reconnect with backoff; raises the last error after ``max_attempts`` failures in a row.
+
+        Attempts count across short-lived connections: one that dies within ``reset_after`` seconds and before
+        ``reset_after_frames`` frames does not reset the count, so a server that accepts and drops at once cannot
+        cause a reconnect storm.
+        """
         await self._stop_socket()
         policy = self.reconnect_policy
+        if time.monotonic() - self._opened_at >= policy.reset_after or self._frames >= policy.reset_after_frames:
+            self._attempts = 0
         last_error: BaseException | None = None
-        for attempt in range(1, policy.max_attempts + 1):
+        while self._attempts < policy.max_attempts:
+            self._attempts += 1
+            attempt = self._attempts
             delay = policy.delay(attempt, self._rng)
             gap = time.monotonic() - self._last_frame
             logger.warning("%s: reconnecting in %.1f s (attempt %d)", closed.reason, delay, attempt)
             self._emit(ReconnectEvent(attempt, delay, gap, closed.reason))
             await asyncio.sleep(delay)
             try:
+                await self._check_live()  # the host may have ended the LIVE while we were away
                 await self._open(await self._sign())
                 return
-            except SignAPIKeyError:
+            except (SignAPIKeyError, UserOfflineError, UserNotFoundError):
                 raise
             except SignatureRateLimitError as error:
                 last_error = error
@@ -917,7 +978,10 @@ class TikTokLiveClient:
             except TikTokLiveError as error:
                 last_error = error
                 logger.warning("reconnect attempt %d failed: %s", attempt, error)
-        raise last_error or TikTokLiveError("reconnecting failed")
+        raise last_error or TikTokLiveError(
+            f"the connection kept dropping ({policy.max_attempts} reconnects in a row): TikTok or the network is "
+            "unstable; try again later"
+        )
 
     async def _stop_socket(self) -> None:
         if self._heartbeat is not None:
