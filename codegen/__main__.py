@@ -21,7 +21,9 @@ PACKAGES = {"tiktok_live": ROOT / "sdk", "tiktok_live._generated": ROOT / "gener
 def generate_files(root: Path = ROOT) -> dict[PurePosixPath, str]:
     """Everything `make generate` writes, in memory: load -> build -> render -> format."""
     sdk = root / "sdk"
-    loaded = load(root / "proto", root / "codegen" / "events.toml", sdk / "_base.py", sdk / "_derived.py")
+    loaded = load(
+        root / "proto", root / "codegen" / "events.toml", sdk / "_base.py", sdk / "_derived.py", sdk / "_connection.py"
+    )
     return format_python(render(build(loaded), dict(loaded.python)), root)
 
 

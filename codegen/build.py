@@ -144,9 +144,10 @@ def mixin_properties(base_source: str, mixin: str) -> tuple[Property, ...]:
     return _properties(node)
 
 
-def derived_events(derived_source: str, events: tuple[Event, ...]) -> tuple[DerivedEvent, ...]:
-    """Classes of sdk/_derived.py that subclass a generated event: name, source event, docstring, properties."""
-    names = {event.class_name for event in events}
+def derived_events(derived_source: str, events: tuple[Event, ...] | frozenset[str]) -> tuple[DerivedEvent, ...]:
+    """Classes of a hand-written module that subclass one of the given events (generated events, or names such as
+    ``BaseEvent``): name, base, docstring, properties."""
+    names = events if isinstance(events, frozenset) else {event.class_name for event in events}
     derived = []
     for node in _classes(derived_source).values():
         bases = [base.id for base in node.bases if isinstance(base, ast.Name) and base.id in names]
@@ -241,4 +242,5 @@ def build(loaded: Loaded) -> Schema:
         modules=tuple(sorted(modules, key=lambda m: m.stem)),
         mixins=mixins,
         derived=derived_events(loaded.derived_source, events),
+        connection=derived_events(loaded.connection_source, frozenset({"BaseEvent"})),
     )

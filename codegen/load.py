@@ -20,6 +20,7 @@ class Loaded:
     events: dict[str, dict[str, object]]
     base_source: str
     derived_source: str = ""
+    connection_source: str = ""
 
 
 def proto_files(proto_root: Path) -> list[str]:
@@ -27,7 +28,13 @@ def proto_files(proto_root: Path) -> list[str]:
     return sorted(path.relative_to(proto_root).as_posix() for path in proto_root.rglob("*.proto"))
 
 
-def load(proto_root: Path, events_toml: Path, base_py: Path, derived_py: Path | None = None) -> Loaded:
+def load(
+    proto_root: Path,
+    events_toml: Path,
+    base_py: Path,
+    derived_py: Path | None = None,
+    connection_py: Path | None = None,
+) -> Loaded:
     """Compile every file in ``proto_root``; read the event data, the mixins' and the derived events' source."""
     names = proto_files(proto_root)
     if not names:
@@ -42,4 +49,5 @@ def load(proto_root: Path, events_toml: Path, base_py: Path, derived_py: Path | 
         events=events,
         base_source=base_py.read_text(encoding="utf-8"),
         derived_source=derived_py.read_text(encoding="utf-8") if derived_py is not None else "",
+        connection_source=connection_py.read_text(encoding="utf-8") if connection_py is not None else "",
     )

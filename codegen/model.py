@@ -122,6 +122,7 @@ class Schema:
     modules: tuple[ProtoModule, ...]
     mixins: tuple[str, ...]
     derived: tuple[DerivedEvent, ...] = ()
+    connection: tuple[DerivedEvent, ...] = ()
 
     @property
     def registry(self) -> tuple[tuple[str, Event], ...]:
