@@ -51,6 +51,7 @@ from tiktok_live.testing._scenario import (
     fixtures_scenario,
     frame,
     load_scenario,
+    recording_scenario,
 )
 from tiktok_live.testing._server import WS_PATH, HandshakeRejection, SignRequest, Simulator
 
@@ -88,6 +89,7 @@ __all__ = [
     "pause",
     "poll",
     "raw",
+    "recording_scenario",
     "room_user_seq",
     "share",
     "suspend",

@@ -11,8 +11,10 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from tiktok_live.testing._scenario import SCENARIOS, ScenarioError
+from tiktok_live.recording import RecordingError
+from tiktok_live.testing._scenario import SCENARIOS, ScenarioError, recording_scenario
 from tiktok_live.testing._server import Simulator
 
 __all__ = ["main"]
@@ -29,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenario", default="default", choices=sorted(SCENARIOS), help="what to play (default: default)"
     )
+    parser.add_argument("--recording", type=Path, default=None, help="serve a `tiktok-live record` file instead")
     parser.add_argument("--loop", action="store_true", help="replay the scenario forever on each connection")
     parser.add_argument("--speed", type=float, default=1.0, help="play faster (>1) or slower (<1)")
     parser.add_argument("--seed", type=int, default=0, help="seed for ids and the default scenario")
@@ -53,8 +56,8 @@ async def _serve(args: argparse.Namespace) -> int:
         on_violation=_emit,
     )
     try:
-        simulator.use_scenario(args.scenario)
-    except ScenarioError as error:
+        simulator.use_scenario(recording_scenario(args.recording) if args.recording else args.scenario)
+    except (ScenarioError, RecordingError) as error:
         sys.stderr.write(f"tiktok-live simulator: {error}\n")
         return 2
     stop = asyncio.Event()

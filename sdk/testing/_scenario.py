@@ -50,6 +50,7 @@ __all__ = [
     "fixtures_scenario",
     "frame",
     "load_scenario",
+    "recording_scenario",
 ]
 
 FIXTURES_ENV: Final = "TIKTOK_LIVE_FIXTURES"
@@ -247,6 +248,37 @@ def fixtures_scenario(seed: int = 0, host: str = "simulator", *, fixtures_dir: P
             raise ScenarioError(f"fixture payload {path} (listed in {root / 'manifest.json'}) is missing")
         steps.append(Step((raw(str(item["method"]), path.read_bytes()),), 0.1))
     return Scenario("fixtures", tuple(steps))
+
+
+def recording_scenario(path: str | Path) -> Scenario:
+    """The messages of a recording (``tiktok-live record``), frame by frame with their recorded timing.
+
+    Every received ``msg`` frame becomes one step holding its messages exactly as recorded (method and payload;
+    the envelope gets the simulator's ids), so a client of the simulator sees the recorded stream. Raises
+    ``RecordingError`` for a bad file.
+    """
+    from tiktok_live._protocol import decode_fetch_result, decode_push_frame, frame_payload
+    from tiktok_live.errors import FrameDecodeError
+    from tiktok_live.recording import FrameRecord, read_recording
+
+    recording = read_recording(path)
+    steps: list[Step] = []
+    previous = 0
+    for record in recording.records:
+        if not isinstance(record, FrameRecord) or record.direction != "in":
+            continue
+        try:
+            push = decode_push_frame(record.data)
+            if push.payload_type != "msg":
+                continue
+            result = decode_fetch_result(frame_payload(push))
+        except FrameDecodeError:
+            continue  # a frame the recorded client skipped too
+        specs = tuple(raw(message.method, message.payload) for message in result.messages)
+        if specs:
+            steps.append(Step(specs, max(0, record.t - previous) / 1000))
+            previous = record.t
+    return Scenario(f"recording:{Path(path).name}", tuple(steps))
 
 
 def _empty_scenario(seed: int = 0, host: str = "simulator") -> Scenario:
