@@ -829,6 +829,7 @@ class TikTokLiveClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise WebSocketRejectedError(f"could not open the WebSocket: {error}") from error
         self._ws = ws
+        self._close_code, self._close_reason = None, ""  # a previous socket's close is history now
         self._last_frame = self._opened_at = time.monotonic()
         self._frames = 0
         self._cursor = bundle.result.cursor

@@ -26,7 +26,16 @@ from typing import Final, Literal
 
 from tiktok_live.errors import TikTokLiveError
 
-__all__ = ["FORMAT", "VERSION", "Recorder", "Recording", "RecordingError", "read_recording"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "FrameRecord",
+    "Recorder",
+    "Recording",
+    "RecordingError",
+    "SignRecord",
+    "read_recording",
+]
 
 FORMAT: Final = "tiktok-live-recording"
 VERSION: Final = 1

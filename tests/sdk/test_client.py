@@ -369,3 +369,13 @@ async def test_pytest_fixture_serves_a_scripted_room(tiktok_live_simulator: Simu
     stream = client.stream(CommentEvent)
     await asyncio.wait_for(client.connect(), TIMEOUT)
     assert [event.comment async for event in stream] == ["from the fixture"]
+
+
+async def test_disconnect_after_a_reconnect_reports_the_final_close_not_the_old_one() -> None:
+    async with _sim(faults=Faults(drop_after=1, first_connections=1)) as sim:
+        sim.script(comment("a", "0"), comment("a", "1"), end())
+        client = sim.client(reconnect=FAST)
+        disconnects: list[DisconnectEvent] = []
+        client.add_listener(DisconnectEvent, disconnects.append)
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+    assert [(event.code, event.reason) for event in disconnects] == [(None, "stream ended")]
