@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHEMA ?= ../shared/schema
 
-.PHONY: all demo install generate import-schema docs lint format typecheck drift pytest test update-goldens clean
+.PHONY: all demo install generate import-schema docs lint format typecheck drift pytest test bench update-goldens clean
 
 all: test
 
@@ -57,8 +57,18 @@ pytest: $(STAMP)
 
 test: lint typecheck drift pytest
 
+# Benchmarks (bench/, never collected by pytest): table on stdout and in docs/benchmarks.md, raw numbers in
+# bench/results/latest.json. The first run creates .venv-bench-peer (TikTokLive 7.0.1, the peer) and the corpus.
+bench: $(STAMP)
+	$(PY) -m bench
+
 update-goldens: $(STAMP)
 	UPDATE_GOLDENS=1 $(VENV)/bin/pytest -q tests/codegen/test_golden.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# PNGs of the dashboard and overlays for docs/web.md (simulator + `serve` app + headless Chromium; not run by tests).
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(PY) -m tiktok_live.web.screenshots docs/images

@@ -73,6 +73,7 @@ _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)
 _OFFLINE: Final = 4
 _SESSION_COOKIES: Final = frozenset({"sessionid", "sessionid_ss", "sid_tt", "sid_guard"})
 _SHUTDOWN_GRACE: Final = 0.1
+_YIELD_EVERY: Final = 0.02
 _AGE_RESTRICTED_STATUS: Final = 4003110
 
 
@@ -906,7 +907,14 @@ class TikTokLiveClient:
         ws = self._ws
         if ws is None:
             raise _SocketClosed(None, "no socket")
+        yielded = time.monotonic()
         while not self._ended:
+            now = time.monotonic()
+            if now - yielded > _YIELD_EVERY:
+                # receive() does not suspend while frames are buffered: under a flood, let the heartbeat and
+                # handler tasks run (TikTok drops sockets that miss heartbeats).
+                await asyncio.sleep(0)
+                yielded = now
             try:
                 message = await ws.receive(timeout=self._watchdog)
             except TimeoutError:

@@ -1,0 +1,92 @@
+"""The simulator process of rows 5-7: ``python -m bench.serve FRAMES --mode stream|loop|idle``.
+
+Serves ``tiktok_live.testing.Simulator`` on 127.0.0.1 (a free port) with the corpus as its script: one step per
+corpus push frame, its messages as raw specs (payloads byte for byte), no delays. ``stream`` plays the corpus
+(``--repeat`` times), then a LIVE-end control message (so the client stops instead of reconnecting); ``loop``
+replays it forever on every connection; ``idle`` sends one frame and then nothing for an hour. Prints
+``READY <url> <user>``, serves until stdin closes, then prints one JSON line: violations, frames sent, acks and
+heartbeats received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import logging
+import re
+import sys
+import zlib
+from pathlib import Path
+
+from bench._frames import read_frames
+from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live.testing import Scenario, Simulator, Step, end, raw
+
+USER = "bench.host"
+
+
+def corpus_steps(frames: list[bytes]) -> list[Step]:
+    """One step per push frame: its fetch result's messages as raw specs, no delay."""
+    steps = []
+    for data in frames:
+        frame = transport_pb2.PushFrame.FromString(data)
+        result = webcast_pb2.ProtoMessageFetchResult.FromString(zlib.decompress(frame.payload, 16 + zlib.MAX_WBITS))
+        steps.append(Step(tuple(raw(message.method, message.payload) for message in result.messages)))
+    return steps
+
+
+async def serve(args: argparse.Namespace) -> dict[str, object]:
+    steps = corpus_steps(read_frames(args.frames))
+    if args.mode == "idle":
+        steps = [steps[0], Step(steps[1].messages, delay=3600.0)]
+    elif args.mode == "stream":
+        steps = steps * args.repeat
+        steps.append(Step((end(),)))  # the client stops at the end of the LIVE (a bare close makes it reconnect)
+    simulator = Simulator(
+        USER,
+        port=0,
+        scenario=Scenario("bench", tuple(steps)),
+        loop=args.mode == "loop",
+        ping_interval=args.ping_interval,
+        max_records=10_000_000,
+    )
+    loop = asyncio.get_running_loop()
+    async with simulator:
+        sys.stdout.write(f"READY {simulator.url} {USER}\n")
+        sys.stdout.flush()
+        await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    return {
+        "mode": args.mode,
+        "connections": simulator.connections,
+        "frames_sent": simulator.frames_sent,
+        "acks": len(simulator.acks),
+        "heartbeats": len(simulator.heartbeats),
+        "violations": len(simulator.violations),
+        "violation_samples": simulator.violations[:5],
+        "violation_kinds": dict(collections.Counter(_kind(text) for text in simulator.violations)),
+    }
+
+
+def _kind(violation: str) -> str:
+    """A violation without its numbers and connection, for counting kinds."""
+    return re.sub(r"[0-9.]+", "#", violation.split("] ", 1)[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve")
+    parser.add_argument("frames", type=Path)
+    parser.add_argument("--mode", choices=("stream", "loop", "idle"), default="stream")
+    parser.add_argument("--repeat", type=int, default=1, help="stream: play the corpus this many times")
+    parser.add_argument("--ping-interval", type=float, default=2.0, help="heartbeat period announced (s)")
+    args = parser.parse_args()
+    # Violations are counted in the summary; a client that disconnects mid-stream leaves in-flight frames unacked.
+    logging.getLogger("tiktok_live.testing").setLevel(logging.ERROR)
+    summary = asyncio.run(serve(args))
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
