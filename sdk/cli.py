@@ -1,4 +1,4 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay and events.
+"""The ``tiktok-live`` command: demo, watch, record, replay, events and serve (:mod:`tiktok_live.web`).
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -526,6 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("events", help="list event types, or show one's fields")
     listing.add_argument("name", nargs="?", default=None, help="an event name, e.g. gift or GiftEvent")
+
+    from tiktok_live.web.cli import register as register_serve
+
+    register_serve(commands)
     return parser
 
 
@@ -558,7 +562,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         except UsageError as error:
             parser.error(str(error))
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
-    runner = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay}[args.command]
+    from tiktok_live.web.cli import run as serve
+
+    runner = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay, "serve": serve}[args.command]
     code = EXIT_OK
     try:
         code = asyncio.run(runner(args, printer))
