@@ -1001,8 +1001,7 @@ class TikTokLiveClient:
         ws, self._ws = self._ws, None
         if ws is not None and not ws.closed:
             with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-                async with asyncio.timeout(2.0):  # no extra task: nothing is left pending if we are cancelled
-                    await ws.close()
+                await asyncio.wait_for(ws.close(), 2.0)
 
     async def _release(self) -> None:
         await self._stop_socket()
