@@ -330,6 +330,11 @@ def _default_events(json_mode: bool) -> tuple[str, ...]:
 
 
 async def _watch(args: argparse.Namespace, printer: Printer) -> int:
+    if len(args.user) > 1 or args.to is not None:
+        from tiktok_live.export.cli import watch_many
+
+        return await watch_many(args, printer, args.user, args.to)
+    args.user = args.user[0]  # one room, no export: the single client
     classes = resolve_events(args.events, _default_events(args.json))
     async with _maybe_simulator(args) as simulator:
         client = _client(args, simulator)
@@ -505,10 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=DEMO_SPEED, help="playback speed (default %(default)s)")
     _output_options(demo)
 
-    watch = commands.add_parser("watch", help="print a room's events")
-    watch.add_argument("user", help="@handle of the host")
+    watch = commands.add_parser("watch", help="print rooms' events, or export them with --to")
+    watch.add_argument("user", nargs="+", help="@handle of each host")
     _output_options(watch)
     _connection_options(watch)
+    from tiktok_live.export.cli import add_watch_options  # light: the pool loads only when a command runs
+
+    add_watch_options(watch)
 
     record = commands.add_parser("record", help="save a session (every frame, both ways) to FILE")
     record.add_argument("user", help="@handle of the host")

@@ -67,6 +67,13 @@ def _jsonable(value: FieldValue) -> object:
     return value
 
 
+def _attribute(value: object) -> object:
+    """A connection event's attribute as JSON: 64-bit integers (room ids) as strings, objects as their repr."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+        return str(value)
+    return value if _scalar(value) else repr(value)
+
+
 def _create_time(raw: int) -> int | None:
     if raw <= 0:
         return None
@@ -103,7 +110,7 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
         }
     else:
         record["data"] = {
-            name: getattr(event, name) if _scalar(getattr(event, name)) else repr(getattr(event, name))
+            name: _attribute(getattr(event, name))
             for klass in type(event).__mro__
             for name in getattr(klass, "__slots__", ())
             if not name.startswith("_")

@@ -1,0 +1,298 @@
+"""RoomPool against simulators on loopback: tagging and order, run-time add/remove, limits, failures, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.pool.conftest import bounded, room_options, simulators
+from tiktok_live._base import BaseEvent
+from tiktok_live.client import ReconnectPolicy, TikTokLiveClient
+from tiktok_live.errors import UserNotFoundError
+from tiktok_live.events import CommentEvent, ConnectEvent, DisconnectEvent, GiftEvent, LikeEvent
+from tiktok_live.pool import DEFAULT_DEDUPE_SIZE, ClientOptions, PoolStream, RoomEvent, RoomPool, RoomState
+from tiktok_live.testing import Faults, Simulator, comment, end, gift, like
+
+FAST_RECONNECT = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=3)
+
+
+async def collect(stream: PoolStream[BaseEvent]) -> list[RoomEvent[BaseEvent]]:
+    """Every item of a pool stream until it ends."""
+    return [item async for item in stream]
+
+
+@bounded(15)
+async def test_events_are_tagged_with_their_room_and_in_order(three_sims: list[Simulator]) -> None:
+    for index, sim in enumerate(three_sims):
+        sim.script(*(comment("viewer", f"{index}-{n}") for n in range(20)), gift(), end())
+    async with RoomPool() as pool:
+        stream = pool.stream(CommentEvent, GiftEvent, ConnectEvent, DisconnectEvent)
+        rooms = [pool.add(sim.user, **room_options(sim)) for sim in three_sims]
+        consumer = asyncio.create_task(collect(stream))
+        await pool.wait()
+    items = await consumer
+    assert [room.state for room in rooms] == [RoomState.ENDED] * 3
+    for index, sim in enumerate(three_sims):
+        mine = [item for item in items if item.unique_id == sim.user]
+        assert {item.room_id for item in mine} == {sim.room_id}
+        assert [item.event.type for item in mine] == ["ConnectEvent"] + ["CommentEvent"] * 20 + [
+            "GiftEvent",
+            "DisconnectEvent",
+        ]
+        comments = [item.event.comment for item in mine if isinstance(item.event, CommentEvent)]
+        assert comments == [f"{index}-{n}" for n in range(20)]
+        assert all(item.received_at > 1_600_000_000_000 for item in mine)
+        assert not sim.violations
+    assert stream.dropped == 0
+    assert pool.closed and stream.closed
+
+
+@bounded(15)
+async def test_only_subscribed_events_are_decoded(three_sims: list[Simulator]) -> None:
+    sim = three_sims[0]
+    sim.script(*(like("viewer", 1) for _ in range(10)), comment("viewer", "only me"), end())
+    async with RoomPool(fetch_room_info=False) as pool:
+        stream = pool.stream(CommentEvent)
+        room = pool.add(sim.user, **room_options(sim))
+        await pool.wait()
+    items = [item async for item in stream]
+    assert [item.event.comment for item in items] == ["only me"]
+    assert room.client.decoded_messages < 5  # the ten likes were never decoded (lazy dispatch survives the pool)
+
+
+@bounded(20)
+async def test_rooms_are_added_and_removed_at_run_time() -> None:
+    async with simulators(2, loop=True) as (first, second):
+        for sim in (first, second):
+            sim.script(comment("viewer", sim.user), delay=0.02)
+        async with RoomPool() as pool:
+            stream = pool.stream(CommentEvent)
+            pool.add(first.user, **room_options(first))
+            seen: list[str] = []
+
+            async def until(predicate: Callable[[], bool]) -> None:
+                async for item in stream:
+                    seen.append(item.unique_id)
+                    if predicate():
+                        return
+
+            await until(lambda: seen.count("host0") >= 3)
+            room = pool.add(second.user, **room_options(second))
+            assert "host1" in pool and len(pool) == 2
+            await until(lambda: seen.count("host1") >= 3)
+
+            removed = await pool.remove("@host0")
+            assert removed.state is RoomState.REMOVED and not removed.client.connected
+            assert "host0" not in pool and list(pool.rooms) == ["host1"]
+            seen.clear()
+            await until(lambda: seen.count("host1") >= 5)
+            assert "host0" not in seen
+            assert room.state is RoomState.CONNECTED
+        assert room.state is RoomState.REMOVED
+        for sim in (first, second):
+            assert not sim.violations
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+@bounded(15)
+async def test_connect_sequences_respect_max_connecting(limit: int) -> None:
+    running = peak = 0
+
+    class CountingPool(RoomPool):
+        def _make_client(self, unique_id: str, options: ClientOptions) -> TikTokLiveClient:
+            client = super()._make_client(unique_id, options)
+            start = client.start
+
+            async def counted() -> asyncio.Task[None]:
+                nonlocal running, peak
+                running += 1
+                peak = max(peak, running)
+                try:
+                    return await start()
+                finally:
+                    running -= 1
+
+            client.start = counted  # type: ignore[method-assign]
+            return client
+
+    async with simulators(3, sign_delay=0.2) as sims:
+        for sim in sims:
+            sim.script(end())
+        async with CountingPool(max_connecting=limit) as pool:
+            for sim in sims:
+                pool.add(sim.user, **room_options(sim))
+            await pool.wait()
+        assert [room.state for room in pool] == [RoomState.ENDED] * 3
+    assert peak == limit
+
+
+@bounded(15)
+async def test_reconnect_signs_go_through_the_pool_limiter() -> None:
+    async with simulators(1, faults=Faults(drop_after=2, first_connections=2)) as (sim,):
+        sim.script(*(comment("viewer", str(n)) for n in range(6)), end())
+        async with RoomPool(sign_rate=4, sign_burst=1, reconnect=FAST_RECONNECT) as pool:
+            stream = pool.stream(CommentEvent)
+            room = pool.add(sim.user, **room_options(sim))
+            await pool.wait()
+        texts = [item.event.comment async for item in stream]
+    assert texts == [str(n) for n in range(6)]
+    assert room.state is RoomState.ENDED and room.connects == 1  # one connect sequence, two client reconnects
+    assert sim.connections == 3
+    (limiter,) = pool.limiters.values()
+    assert limiter.acquired == len(sim.sign_requests) == 3
+    assert limiter.waited >= 0.4  # one token per 0.25 s: the two reconnect signs waited for theirs
+
+
+@bounded(15)
+async def test_a_rate_limited_sign_pauses_the_key() -> None:
+    async with simulators(1, sign_status=429, sign_fail_times=1, sign_retry_after=0.2) as (sim,):
+        sim.script(end())
+        async with RoomPool() as pool:
+            room = pool.add(sim.user, **room_options(sim))
+            started = time.monotonic()
+            await pool.wait()
+    assert room.state is RoomState.ENDED
+    assert [request.status for request in sim.sign_requests] == [429, 200]
+    (limiter,) = pool.limiters.values()
+    assert limiter.pauses == 1 and not limiter.buckets  # the simulator publishes no limits: 404, unthrottled
+    assert time.monotonic() - started >= 0.2
+
+
+@bounded(15)
+async def test_a_failed_room_does_not_stop_the_others(three_sims: list[Simulator]) -> None:
+    ok = three_sims[0]
+    ok.script(comment("viewer", "still here"), end())
+    async with RoomPool(revisit_after=0.05) as pool:  # not found is permanent, even with revisits
+        stream = pool.stream(CommentEvent)
+        missing = pool.add("@nobody_here", **room_options(ok))
+        room = pool.add(ok.user, **room_options(ok))
+        await missing.wait()
+        assert missing.state is RoomState.FAILED and isinstance(missing.error, UserNotFoundError)
+        item = await anext(stream)
+        assert (item.unique_id, item.event.comment) == (ok.user, "still here")
+        assert room.state in (RoomState.CONNECTED, RoomState.WAITING, RoomState.CONNECTING)
+    assert room.state is RoomState.REMOVED
+
+
+@bounded(15)
+async def test_revisit_connects_again_with_a_fresh_client() -> None:
+    async with simulators(1) as (sim,):
+        sim.script(comment("viewer", "hello"), end())
+        async with RoomPool(revisit_after=0.05) as pool:
+            stream = pool.stream(CommentEvent)
+            room = pool.add(sim.user, **room_options(sim))
+            first_client = room.client
+            items = [await anext(stream) for _ in range(2)]
+            assert room.connects == 2 and room.client is not first_client
+        assert [item.event.comment for item in items] == ["hello", "hello"]
+        assert room.state is RoomState.REMOVED
+
+
+@bounded(15)
+async def test_close_cancels_rooms_that_are_still_connecting() -> None:
+    async with simulators(2, sign_delay=30) as sims:
+        pool = RoomPool()
+        stream = pool.stream(CommentEvent)
+        for sim in sims:
+            pool.add(sim.user, **room_options(sim))
+        await pool.start()
+        await asyncio.sleep(0.2)  # both rooms are now waiting for the (slow) sign server
+        assert [room.state for room in pool] == [RoomState.CONNECTING] * 2
+        started = time.monotonic()
+        await pool.close()
+        assert time.monotonic() - started < 5
+        assert [room.state for room in pool] == [RoomState.REMOVED] * 2
+        assert [item async for item in stream] == []
+        await pool.close()  # twice is fine
+        with pytest.raises(RuntimeError):
+            pool.add("@late")
+
+
+@bounded(15)
+async def test_cancelling_remove_leaves_the_pool_consistent() -> None:
+    async with simulators(1, sign_delay=30) as (sim,):
+        async with RoomPool() as pool:
+            room = pool.add(sim.user, **room_options(sim))
+            await asyncio.sleep(0.1)
+            remover = asyncio.create_task(pool.remove(sim.user))
+            await asyncio.sleep(0)
+            remover.cancel()
+            await asyncio.wait({remover})
+            await room.wait()  # the room's own task still finishes
+            assert room.state is RoomState.REMOVED and sim.user not in pool
+            await pool.wait()
+
+
+@bounded(10)
+async def test_the_stream_is_bounded_and_drops_the_oldest() -> None:
+    async with simulators(1) as (sim,):
+        sim.script(*(comment("viewer", str(n)) for n in range(20)), end())
+        async with RoomPool() as pool:
+            stream = pool.stream(CommentEvent, maxsize=5)
+            pool.add(sim.user, **room_options(sim))
+            await pool.wait()
+        texts = [item.event.comment async for item in stream]
+    assert texts == [str(n) for n in range(15, 20)]
+    assert stream.dropped == 15
+
+
+@bounded(10)
+async def test_streams_subscribe_and_unsubscribe_every_room() -> None:
+    async with simulators(1) as (sim,):
+        sim.script(like("viewer", 2), comment("viewer", "c"), end())
+        async with RoomPool() as pool:
+            likes = pool.stream(LikeEvent)
+            comments = pool.stream(CommentEvent)
+            room = pool.add(sim.user, **room_options(sim))
+            comments.close()
+            await pool.wait()
+        assert [item.event.type async for item in likes] == ["LikeEvent"]
+        assert [item async for item in comments] == []
+        assert CommentEvent not in room.client._emitter.listened
+
+
+@bounded(5)
+async def test_add_rejects_duplicates_and_bad_handles() -> None:
+    pool = RoomPool()  # never started: nothing connects
+    room = pool.add("@someone")
+    assert room.state is RoomState.PENDING and pool.rooms == {"someone": room}
+    with pytest.raises(ValueError, match="already"):
+        pool.add("https://www.tiktok.com/@someone/live")
+    with pytest.raises(ValueError):
+        pool.add("not a handle!")
+    with pytest.raises(KeyError):
+        await pool.remove("@nobody")
+    with pytest.raises(ValueError):
+        pool.stream()
+    assert (await pool.remove("someone")).state is RoomState.REMOVED
+    await pool.close()
+
+
+def test_constructor_checks_its_limits() -> None:
+    for kwargs in ({"max_connecting": 0}, {"sign_rate": 0.0}, {"revisit_after": -1.0}):
+        with pytest.raises(ValueError):
+            RoomPool(**kwargs)  # type: ignore[arg-type]
+
+
+def test_client_options_are_the_clients_keyword_options() -> None:
+    parameters = inspect.signature(TikTokLiveClient.__init__).parameters
+    keywords = {name for name, parameter in parameters.items() if parameter.kind is parameter.KEYWORD_ONLY}
+    assert set(ClientOptions.__annotations__) == keywords - {"session"}  # the pool owns the session
+
+
+@bounded(5)
+async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> None:
+    pool = RoomPool(user_agent="pool-agent", watchdog_timeout=7.0)
+    first = pool.add("@first")
+    second = pool.add("@second", watchdog_timeout=3.0, dedupe_size=50)
+    assert first.client._user_agent == second.client._user_agent == "pool-agent"
+    assert (first.client._watchdog, second.client._watchdog) == (7.0, 3.0)
+    assert (first.client._dedupe_size, second.client._dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
+    assert first.client._session is second.client._session is pool._http()
+    assert first.client._session.connector is not None and first.client._session.connector.limit == 0
+    await pool.close()
+    assert first.client._session.closed
