@@ -20,7 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Generic, Self, TypeVar, overload
+from typing import Any, Final, Generic, Protocol, Self, TypeVar, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
@@ -54,7 +54,7 @@ from tiktok_live.errors import (
 )
 from tiktok_live.recording import Recorder, SignRecord, read_recording
 
-__all__ = ["EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"]
+__all__ = ["EventStream", "ReconnectPolicy", "RoomInfo", "SignGate", "TikTokLiveClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,23 @@ _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)
 _OFFLINE: Final = 4
 _SESSION_COOKIES: Final = frozenset({"sessionid", "sessionid_ss", "sid_tt", "sid_guard"})
 _SHUTDOWN_GRACE: Final = 0.1
+_RATE_LIMIT_PAUSE: Final = 5.0
 _YIELD_EVERY: Final = 0.02
 _AGE_RESTRICTED_STATUS: Final = 4003110
+
+
+class SignGate(Protocol):
+    """Paces a client's sign requests (``TikTokLiveClient(sign_gate=...)``), e.g. one shared by many rooms.
+
+    ``acquire`` is awaited before every sign request (connects and reconnects); ``pause`` is called when the sign
+    server answers 429, with the seconds it asked to wait.
+    """
+
+    async def acquire(self) -> None:
+        """Wait until a sign request may be sent."""
+
+    def pause(self, seconds: float) -> None:
+        """Hold every sign request for ``seconds`` (the server rate-limited us)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +190,13 @@ class EventStream(Generic[E]):
         return self._buffer.popleft()
 
 
+def sign_settings(sign_url: str | None, sign_api_key: str | None) -> tuple[str, str | None]:
+    """The sign server origin and API key a client uses: the arguments, else ``$SIGN_API_URL`` and
+    ``$SIGN_API_KEY``, else Euler Stream's public server and no key."""
+    key = sign_api_key if sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None
+    return (sign_url or os.environ.get("SIGN_API_URL") or DEFAULT_SIGN_URL).rstrip("/"), key
+
+
 def normalize_unique_id(value: str) -> str:
     """``"@user"``, ``"user"`` or ``"https://www.tiktok.com/@user/live"`` -> ``"user"``; ValueError if invalid."""
     text = value.strip()
@@ -244,11 +266,11 @@ class TikTokLiveClient:
         recorder: Recorder | None = None,
         session_id: str | None = None,
         tt_target_idc: str = "useast1a",
+        sign_gate: SignGate | None = None,
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
         self._room_id = room_id
-        self._sign_api_key = sign_api_key if sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None
-        self._sign_url = (sign_url or os.environ.get("SIGN_API_URL") or DEFAULT_SIGN_URL).rstrip("/")
+        self._sign_url, self._sign_api_key = sign_settings(sign_url, sign_api_key)
         self._web_url = web_url.rstrip("/")
         self._webcast_url = webcast_url.rstrip("/")
         self._session = session
@@ -265,6 +287,7 @@ class TikTokLiveClient:
         self._max_decompressed = max_decompressed_size
         self._rng = random.Random()
         self._recorder = recorder
+        self._sign_gate = sign_gate
 
         self._emitter = Emitter()
         self._emitter.on_change = self._recompute
@@ -688,6 +711,16 @@ class TikTokLiveClient:
                 await asyncio.sleep(wait)
 
     async def _sign(self) -> _Bundle:
+        if self._sign_gate is not None:
+            await self._sign_gate.acquire()
+        try:
+            return await self._sign_once()
+        except SignatureRateLimitError as error:
+            if self._sign_gate is not None:
+                self._sign_gate.pause(error.retry_after if error.retry_after is not None else _RATE_LIMIT_PAUSE)
+            raise
+
+    async def _sign_once(self) -> _Bundle:
         params = {
             "client": SIGN_CLIENT,
             "room_id": str(self._room_id),

@@ -42,18 +42,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Final, Generic, Self, TypedDict, TypeVar, Unpack, overload
 
 import aiohttp
 
 from tiktok_live._base import BaseEvent
 from tiktok_live._emitter import E
-from tiktok_live.client import DEFAULT_SIGN_URL, ReconnectPolicy, TikTokLiveClient, normalize_unique_id
-from tiktok_live.errors import SignAPIKeyError, SignatureRateLimitError, TikTokLiveError, UserNotFoundError
+from tiktok_live.client import DEFAULT_SIGN_URL, ReconnectPolicy, TikTokLiveClient, normalize_unique_id, sign_settings
+from tiktok_live.errors import SignAPIKeyError, TikTokLiveError, UserNotFoundError
 from tiktok_live.recording import Recorder
-
-if TYPE_CHECKING:
-    from tiktok_live.client import _Bundle
 
 __all__ = [
     "DEFAULT_DEDUPE_SIZE",
@@ -78,8 +75,6 @@ RATE_LIMITS_PATH: Final = "/webcast/rate_limits"
 """Where a sign server publishes its per-key limits (Euler Stream's API)."""
 WINDOWS: Final[Mapping[str, float]] = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 """The windows of ``/webcast/rate_limits`` the limiter understands, in seconds."""
-DEFAULT_RATE_LIMIT_PAUSE: Final = 5.0
-"""Seconds every room of a key waits after a 429 that carried no ``Retry-After``."""
 DEFAULT_DEDUPE_SIZE: Final = 2_000
 """The msg_id window each room's client deduplicates over, in a pool (the client alone keeps 10,000). The window
 dominates a busy room's memory (about 108 bytes an id: 10,000 ids are ~1 MiB a room) while a reconnect replays only
@@ -394,24 +389,24 @@ class Room:
         return f"<Room @{self.unique_id} room_id={self.room_id} {self.state.value}>"
 
 
-class _PooledClient(TikTokLiveClient):
-    """A client whose every sign request (initial connect and reconnects) waits for the pool's sign limiter.
+class _PoolGate:
+    """The :class:`~tiktok_live.client.SignGate` of one pooled client: the pool's limiter for its sign server and
+    key, resolved on first use (that may read the server's ``/webcast/rate_limits``)."""
 
-    TODO(pool): replace this override with a public ``sign_limiter`` hook on TikTokLiveClient #8.
-    """
-
-    def __init__(self, unique_id: str, pool: RoomPool, options: ClientOptions) -> None:
-        super().__init__(unique_id, session=pool._http(), **options)
+    def __init__(self, pool: RoomPool, sign_url: str, api_key: str | None) -> None:
         self._pool = pool
+        self._sign_url = sign_url
+        self._api_key = api_key
+        self._limiter: SignLimiter | None = None
 
-    async def _sign(self) -> _Bundle:
-        limiter = await self._pool._limiter(self._sign_url, self._sign_api_key)
-        await limiter.acquire()
-        try:
-            return await super()._sign()
-        except SignatureRateLimitError as error:
-            limiter.pause(error.retry_after if error.retry_after is not None else DEFAULT_RATE_LIMIT_PAUSE)
-            raise
+    async def acquire(self) -> None:
+        if self._limiter is None:
+            self._limiter = await self._pool._limiter(self._sign_url, self._api_key)
+        await self._limiter.acquire()
+
+    def pause(self, seconds: float) -> None:
+        if self._limiter is not None:
+            self._limiter.pause(seconds)
 
 
 # ── the pool ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -615,7 +610,9 @@ class RoomPool:
         return self._session
 
     def _make_client(self, unique_id: str, options: ClientOptions) -> TikTokLiveClient:
-        return _PooledClient(unique_id, self, options)
+        sign_url, api_key = sign_settings(options.get("sign_url"), options.get("sign_api_key"))
+        gate = _PoolGate(self, sign_url, api_key)
+        return TikTokLiveClient(unique_id, session=self._http(), sign_gate=gate, **options)
 
     def _launch(self, room: Room) -> None:
         room._task = asyncio.create_task(self._run_room(room), name=f"tiktok-live pool @{room.unique_id}")

@@ -281,7 +281,8 @@ def test_constructor_checks_its_limits() -> None:
 def test_client_options_are_the_clients_keyword_options() -> None:
     parameters = inspect.signature(TikTokLiveClient.__init__).parameters
     keywords = {name for name, parameter in parameters.items() if parameter.kind is parameter.KEYWORD_ONLY}
-    assert set(ClientOptions.__annotations__) == keywords - {"session"}  # the pool owns the session
+    # The pool owns the session and the sign gate (its shared sign-rate limiter).
+    assert set(ClientOptions.__annotations__) == keywords - {"session", "sign_gate"}
 
 
 @bounded(5)
