@@ -54,6 +54,8 @@ class Faults:
 
     - ``drop_after``: after this many frames, drop the connection: with ``drop_code`` set, a close frame with that
       code (e.g. 1011); else the TCP connection is aborted with no close frame (the client sees 1006).
+    - ``reset_mid_frame``: with ``drop_after`` and no ``drop_code``, abort in the middle of a WebSocket frame (its
+      header and part of its payload are sent), as a connection reset would.
     - ``silent_after``: after this many frames, send nothing more (no frames, no close); the socket stays open.
     - ``garbage_frame_at``: before step N's frame, a binary message that is not a push frame
       (:data:`GARBAGE_FRAME`).
@@ -69,6 +71,7 @@ class Faults:
 
     drop_after: int | None = None
     drop_code: int | None = None
+    reset_mid_frame: bool = False
     silent_after: int | None = None
     garbage_frame_at: int | None = None
     truncated_gzip_at: int | None = None
@@ -97,6 +100,8 @@ class _Pending:
 
 
 _NO_FAULTS: Final = Faults()
+_PARTIAL_FRAME: Final = b"\x82\x7e\x10\x00" + bytes(100)
+"""A binary WebSocket frame announcing 4,096 payload bytes, cut after 100 (for ``Faults.reset_mid_frame``)."""
 _ACKED_MEMORY: Final = 1024
 
 
@@ -180,6 +185,8 @@ class SimulatedConnection:
             self._server_dropped = True
             transport = self._request.transport
             if transport is not None:
+                if self._faults.reset_mid_frame:
+                    transport.write(_PARTIAL_FRAME)
                 transport.abort()
 
     async def shutdown(self, grace: float) -> None:

@@ -55,6 +55,19 @@ async def test_every_close_code_reconnects_and_loses_nothing(code: int | None) -
     assert f"code {code}" in reconnects[0].reason if code is not None else "code" in reconnects[0].reason
 
 
+async def test_a_reset_in_the_middle_of_a_frame_reconnects_and_loses_nothing() -> None:
+    faults = Faults(drop_after=2, reset_mid_frame=True, first_connections=1)
+    async with _sim(faults=faults) as sim:
+        sim.script(*(comment("a", str(i)) for i in range(5)), end())
+        client = sim.client(reconnect=FAST)
+        texts = _texts(client)
+        reconnects: list[ReconnectEvent] = []
+        client.add_listener(ReconnectEvent, reconnects.append)
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+    assert texts == ["0", "1", "2", "3", "4"]
+    assert len(reconnects) == 1 and sim.connections == 2
+
+
 async def test_a_reconnect_storm_is_capped_by_the_backoff_policy() -> None:
     async with _sim(faults=Faults(drop_after=1)) as sim:  # every connection drops after one frame
         sim.script(*(comment("a", str(i)) for i in range(50)), end())
@@ -270,3 +283,32 @@ async def test_an_unreachable_proxy_is_a_typed_error() -> None:
         client = sim.client(proxy="http://127.0.0.1:9", reconnect=FAST)
         with pytest.raises((WebSocketRejectedError, SignAPIError)):
             await asyncio.wait_for(client.connect(), TIMEOUT)
+
+
+async def test_captcha_pages_and_malformed_json_give_room_id_not_found_with_a_hint() -> None:
+    from aiohttp import web
+
+    from tiktok_live import RoomIdNotFoundError
+
+    async def captcha(_: web.Request) -> web.Response:
+        return web.Response(text="<html>verify you are human</html>")
+
+    async def broken_json(_: web.Request) -> web.Response:
+        return web.Response(text="{not json", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/@someone/live", captcha)
+    app.router.add_get("/api-live/user/room/", broken_json)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}"
+        client = TikTokLiveClient("@someone", web_url=url, webcast_url=url, sign_url=url)
+        with pytest.raises(RoomIdNotFoundError, match="captcha") as raised:
+            await asyncio.wait_for(client.connect(), TIMEOUT)
+        assert "room_id=" in str(raised.value)  # the hint: pass the room id directly
+    finally:
+        await runner.cleanup()
