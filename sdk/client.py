@@ -16,17 +16,18 @@ import os
 import random
 import re
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Generic, Protocol, Self, TypeVar, overload
+from typing import Any, Final, Protocol, Self, TypeVar, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 from google.protobuf.message import DecodeError
 
 from tiktok_live._base import BaseEvent, UnknownEvent
+from tiktok_live._buffer import DropOldestBuffer
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, ReconnectEvent, WebsocketResponseEvent
 from tiktok_live._derived import DERIVED, LiveEndEvent, derive
 from tiktok_live._emitter import E, Emitter, Handler
@@ -139,55 +140,24 @@ class RoomInfo:
         return self.status != _OFFLINE
 
 
-class EventStream(Generic[E]):
+class EventStream(DropOldestBuffer[E]):
     """An async iterator over some event classes, fed by the client through a bounded buffer.
 
     The reader never waits for a slow consumer: when the buffer is full the oldest event is dropped and counted
     in ``dropped`` (with a warning). Iteration ends when the client disconnects (after the buffered events).
     """
 
+    _label = "event stream"
+
     def __init__(
         self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[EventStream[BaseEvent]], None]
     ) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
+        super().__init__(maxsize)
         self.types = types
-        self.maxsize = maxsize
-        self.dropped = 0
-        self._buffer: deque[E] = deque()
-        self._ready = asyncio.Event()
-        self._closed = False
         self._on_close = on_close
 
-    def put(self, event: E) -> None:
-        """Buffer ``event`` (dropping the oldest one when full). Called by the client."""
-        if self._closed:
-            return
-        if len(self._buffer) >= self.maxsize:
-            self._buffer.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.warning("event stream is full (%d): dropped %d oldest events so far", self.maxsize, self.dropped)
-        self._buffer.append(event)
-        self._ready.set()
-
-    def close(self) -> None:
-        """End iteration once the buffer is drained, and unsubscribe."""
-        if not self._closed:
-            self._closed = True
-            self._ready.set()
-            self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> E:
-        while not self._buffer:
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self._buffer.popleft()
+    def _on_closed(self) -> None:
+        self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
 
 
 def sign_settings(sign_url: str | None, sign_api_key: str | None) -> tuple[str, str | None]:

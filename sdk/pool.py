@@ -39,7 +39,6 @@ import json
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Self, TypedDict, TypeVar, Unpack, overload
@@ -47,6 +46,7 @@ from typing import Any, Final, Generic, Self, TypedDict, TypeVar, Unpack, overlo
 import aiohttp
 
 from tiktok_live._base import BaseEvent
+from tiktok_live._buffer import DropOldestBuffer
 from tiktok_live._emitter import E
 from tiktok_live.client import DEFAULT_SIGN_URL, ReconnectPolicy, TikTokLiveClient, normalize_unique_id, sign_settings
 from tiktok_live.errors import SignAPIKeyError, TikTokLiveError, UserNotFoundError
@@ -251,7 +251,7 @@ class RoomEvent(Generic[E_co]):
     received_at: int
 
 
-class PoolStream(Generic[E]):
+class PoolStream(DropOldestBuffer[RoomEvent[E]]):
     """An async iterator over :class:`RoomEvent` s of some event classes from every room, through a bounded buffer.
 
     Like the client's ``EventStream``: rooms never wait for a slow consumer; when the buffer is full the oldest item
@@ -259,56 +259,17 @@ class PoolStream(Generic[E]):
     once the buffered items are consumed.
     """
 
+    _label = "pool stream"
+
     def __init__(
         self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[PoolStream[BaseEvent]], None]
     ) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
+        super().__init__(maxsize)
         self.types = types
-        self.maxsize = maxsize
-        self.dropped = 0
-        self._buffer: deque[RoomEvent[E]] = deque()
-        self._ready = asyncio.Event()
-        self._closed = False
         self._on_close = on_close
 
-    def put(self, item: RoomEvent[E]) -> None:
-        """Buffer ``item``, dropping the oldest one when full. Called by the pool."""
-        if self._closed:
-            return
-        if len(self._buffer) >= self.maxsize:
-            self._buffer.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.warning("pool stream is full (%d): dropped %d oldest events so far", self.maxsize, self.dropped)
-        self._buffer.append(item)
-        self._ready.set()
-
-    def close(self) -> None:
-        """End iteration once the buffer is drained, and unsubscribe. Safe to call twice."""
-        if not self._closed:
-            self._closed = True
-            self._ready.set()
-            self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
-
-    @property
-    def closed(self) -> bool:
-        """Whether the stream was closed (it may still hold buffered items)."""
-        return self._closed
-
-    def __len__(self) -> int:
-        return len(self._buffer)
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> RoomEvent[E]:
-        while not self._buffer:
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self._buffer.popleft()
+    def _on_closed(self) -> None:
+        self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
 
 
 # ── rooms ────────────────────────────────────────────────────────────────────────────────────────────────────────

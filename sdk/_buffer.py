@@ -1,0 +1,77 @@
+"""A bounded async buffer that never makes its producer wait: the base of the client's and the pool's streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Generic, Self, TypeVar
+
+__all__ = ["DropOldestBuffer"]
+
+logger = logging.getLogger("tiktok_live")
+
+T = TypeVar("T")
+
+
+class DropOldestBuffer(Generic[T]):
+    """Items put by a producer, iterated with ``async for`` by a consumer.
+
+    ``put`` never blocks: when ``maxsize`` items are waiting the oldest is dropped and counted in ``dropped``
+    (with a warning on the first drop and every 1,000th). Iteration ends after :meth:`close`, once the buffered
+    items are consumed. Subclasses hook :meth:`_closed` to unsubscribe.
+    """
+
+    _label = "stream"
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self.dropped = 0
+        self._buffer: deque[T] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def put(self, item: T) -> None:
+        """Buffer ``item``, dropping the oldest one when full (ignored once closed)."""
+        if self._closed:
+            return
+        if len(self._buffer) >= self.maxsize:
+            self._buffer.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.warning(
+                    "%s is full (%d): dropped %d oldest events so far", self._label, self.maxsize, self.dropped
+                )
+        self._buffer.append(item)
+        self._ready.set()
+
+    def close(self) -> None:
+        """End iteration once the buffer is drained, and unsubscribe. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._ready.set()
+            self._on_closed()
+
+    def _on_closed(self) -> None:
+        """Called once, on close."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream was closed (it may still hold buffered items)."""
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._ready.clear()
+            await self._ready.wait()
+        return self._buffer.popleft()
