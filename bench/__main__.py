@@ -173,6 +173,16 @@ def run_memory(frames_path: Path, room_counts: list[int], seconds: float, long_s
     if len(rooms) >= 2:
         low, high = rooms[0], rooms[-1]
         out["per_room_kib"] = (high["rss_end_kib"] - low["rss_end_kib"]) / (high["rooms"] - low["rooms"])
+    pooled = []
+    for count in (room_counts[0], room_counts[-1]) if len(room_counts) >= 2 else ():
+        _log(f"row 7: {count} room(s) in a RoomPool for {seconds:g} s")
+        with Server(frames_path, "loop") as (url, user):
+            args = ("rooms", "--pool", "--rooms", str(count), "--seconds", str(seconds), "--warmup", "4")
+            pooled.append(probe(url, user, *args))
+    if pooled:
+        low, high = pooled[0], pooled[-1]
+        out["pool"] = pooled
+        out["pool_per_room_kib"] = (high["rss_end_kib"] - low["rss_end_kib"]) / (high["rooms"] - low["rooms"])
     if long_seconds > 0:
         _log(f"row 7: memory over {long_seconds:g} s (10 rooms)")
         with Server(frames_path, "loop") as (url, user):

@@ -169,16 +169,43 @@ def _dedupe_kib() -> float:
     return used / 1024
 
 
+async def _room_id(url: str, user: str) -> int:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/api-live/user/room/", params={"uniqueId": user}) as response:
+            data = await response.json()
+    return int(data["data"]["user"]["roomId"])
+
+
 async def rooms(args: argparse.Namespace) -> dict[str, Any]:
+    """N rooms: N plain clients, or (``--pool``) N rooms of one RoomPool with its shared session and limits.
+
+    The simulator serves one host, so pooled rooms get distinct handles and the host's room id (``room_id=``
+    skips the lookup that would not know them)."""
     from tiktok_live import TikTokLiveClient
+    from tiktok_live.pool import RoomPool
 
     counters = [_Counter() for _ in range(args.rooms)]
-    clients = [TikTokLiveClient(args.user, **_options(args.url)) for _ in range(args.rooms)]
+    pool: RoomPool | None = None
+    if args.pool:
+        room_id = await _room_id(args.url, args.user)
+        pool = RoomPool(max_connecting=32, **_options(args.url))
+        clients = [pool.add(f"{args.user}.{index}", room_id=room_id).client for index in range(args.rooms)]
+    else:
+        clients = [TikTokLiveClient(args.user, **_options(args.url)) for _ in range(args.rooms)]
     for client, counter in zip(clients, counters, strict=True):
         _subscribe_all(client, counter)
     gc.collect()
     rss_before = rss_kib()[0]
-    await asyncio.gather(*(client.start() for client in clients))
+    if pool is not None:
+        await pool.start()
+        deadline = time.perf_counter() + 30
+        # Polling the pool's rooms (no event says "all connected"), bounded by the deadline.
+        while sum(client.connected for client in clients) < args.rooms and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    else:
+        await asyncio.gather(*(client.start() for client in clients))
 
     def received() -> int:
         return sum(client.decoded_messages + counter.unknown for client, counter in zip(clients, counters, strict=True))
@@ -194,13 +221,17 @@ async def rooms(args: argparse.Namespace) -> dict[str, Any]:
     end_wall, end_cpu, end_messages = time.perf_counter(), time.process_time(), received()
     rss_end = rss_kib()[0]
     connected = sum(client.connected for client in clients)
-    await asyncio.gather(*(client.disconnect() for client in clients))
+    if pool is not None:
+        await pool.close()
+    else:
+        await asyncio.gather(*(client.disconnect() for client in clients))
     assert warm is not None
     messages = end_messages - warm[2]
     cpu = end_cpu - warm[1]
     tail = [rss for seconds, rss, _ in samples if seconds >= args.warmup]
     return {
         "rooms": args.rooms,
+        "pool": args.pool,
         "connected_at_end": connected,
         "seconds": args.seconds,
         "warmup_s": args.warmup,
@@ -226,6 +257,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--sample", type=float, default=1.0)
+    parser.add_argument("--pool", action="store_true", help="rooms: run them in one RoomPool")
     args = parser.parse_args()
     modes = {"stream": stream, "first": first, "idle": idle, "rooms": rooms}
     result = asyncio.run(modes[args.mode](args))

@@ -212,6 +212,25 @@ def rows_from(results: dict[str, Any]) -> list[Row]:
                 ok=None if per_room is None else per_room <= 2 * 1024,
             )
         )
+    pooled = memory.get("pool", [])
+    if pooled:
+        per_room = memory.get("pool_per_room_kib")
+        parts = [
+            f"N={room['rooms']}: {room['rss_end_kib'] / 1024:.0f} MB, "
+            f"{'—' if room['cpu_us_per_msg'] is None else format(room['cpu_us_per_msg'], '.1f')} µs CPU/msg, "
+            f"{room['connected_at_end']} connected"
+            for room in pooled
+        ]
+        rows.append(
+            Row(
+                "7d",
+                "the same rooms in one RoomPool (shared session, limits, dedupe window 2,000)",
+                other="; ".join(parts)
+                + (f"; {per_room / 1024:.2f} MB per additional room" if per_room is not None else ""),
+                target="≤ 2 MB per additional room",
+                ok=None if per_room is None else per_room <= 2 * 1024,
+            )
+        )
     long_run = memory.get("long")
     if long_run:
         rows.append(
