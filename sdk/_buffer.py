@@ -19,7 +19,8 @@ class DropOldestBuffer(Generic[T]):
 
     ``put`` never blocks: when ``maxsize`` items are waiting the oldest is dropped and counted in ``dropped``
     (with a warning on the first drop and every 1,000th). Iteration ends after :meth:`close`, once the buffered
-    items are consumed. Subclasses hook :meth:`_closed` to unsubscribe.
+    items are consumed. A consumer that stops early should close it (or use ``async with``), so the producer stops
+    feeding it. Subclasses hook :meth:`_on_closed` to unsubscribe.
     """
 
     _label = "stream"
@@ -64,6 +65,13 @@ class DropOldestBuffer(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Leaving ``async with`` closes the stream: a consumer that stops early unsubscribes."""
+        self.close()
 
     def __aiter__(self) -> Self:
         return self

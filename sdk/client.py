@@ -53,7 +53,7 @@ from tiktok_live.errors import (
     WebcastBlockedError,
     WebSocketRejectedError,
 )
-from tiktok_live.recording import Recorder, SignRecord, read_recording
+from tiktok_live.recording import Recorder, RecordingError, SignRecord, read_recording
 
 __all__ = ["EventStream", "ReconnectPolicy", "RoomInfo", "SignGate", "TikTokLiveClient"]
 
@@ -240,6 +240,7 @@ class TikTokLiveClient:
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
         self._room_id = room_id
+        self._room_id_given = room_id is not None
         self._sign_url, self._sign_api_key = sign_settings(sign_url, sign_api_key)
         self._web_url = web_url.rstrip("/")
         self._webcast_url = webcast_url.rstrip("/")
@@ -357,6 +358,12 @@ class TikTokLiveClient:
             raise RuntimeError("this client is already connected; call disconnect() first")
         self._ended = self._closing = False
         self._close_code, self._close_reason = None, ""
+        # A new session: a fresh reconnect budget and stream position, and the room looked up again (the host's
+        # next LIVE has a new room id) unless the caller gave one.
+        self._attempts = 0
+        self._cursor = self._internal_ext = ""
+        if not self._room_id_given:
+            self._room_id = None
         try:
             if self._session is None:
                 self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._http_timeout))
@@ -368,6 +375,7 @@ class TikTokLiveClient:
             await self._open(await self._sign_with_retry())
         except BaseException:
             await self._release()
+            self._close_streams()
             raise
         self._reader = asyncio.create_task(self._run(), name=f"tiktok-live reader @{self.unique_id}")
         return self._reader
@@ -395,13 +403,17 @@ class TikTokLiveClient:
             asyncio.run(main())
 
     async def disconnect(self) -> None:
-        """Stop reading, let running handlers finish, close the socket and our session. Safe to call twice."""
+        """Stop reading, end the streams, close the socket and our session. Safe to call twice.
+
+        Handlers already running go on as their own tasks (``connect()`` waits for them when the stream ends by
+        itself); ``disconnect()`` does not wait for them, since a handler may be the one calling it."""
         self._closing = True
         reader = self._reader
         if reader is not None and not reader.done() and reader is not asyncio.current_task():
             reader.cancel()
             await asyncio.wait({reader})
         await self._release()
+        self._close_streams()
 
     async def replay(self, path: str | Path, *, speed: float | None = 1.0) -> None:
         """Feed a recording (see :mod:`tiktok_live.recording`) through the same decode and dispatch path as a live
@@ -426,7 +438,10 @@ class TikTokLiveClient:
                     if delay > 0:
                         await asyncio.sleep(delay)
                 if isinstance(record, SignRecord):
-                    result = decode_fetch_result(record.body)
+                    try:
+                        result = decode_fetch_result(record.body)
+                    except FrameDecodeError as error:
+                        raise RecordingError(f"{path}: a sign record's bundle does not decode: {error}") from error
                     self._emit(ConnectEvent(self.unique_id, record.room_id))
                     connected = True
                     if self._process_initial:
@@ -434,8 +449,7 @@ class TikTokLiveClient:
                 elif record.direction == "in":
                     await self._on_frame(record.data)
         finally:
-            for stream in list(self._streams):
-                stream.close()
+            self._close_streams()
             if connected:
                 self._emit(DisconnectEvent(None, "stream ended" if self._ended else "end of recording"))
             await self._emitter.drain()
@@ -466,6 +480,10 @@ class TikTokLiveClient:
                 wanted.add(source)
         self._targets = targets
         self._wanted = frozenset(wanted)
+
+    def _close_streams(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
 
     def _close_stream(self, stream: EventStream[BaseEvent]) -> None:
         with contextlib.suppress(ValueError):
@@ -557,9 +575,9 @@ class TikTokLiveClient:
             async with self._http().get(
                 url, params=params, headers=self._web_headers(), cookies=self._cookies, proxy=self._proxy
             ) as response:
-                return response.status, await response.text()
+                return response.status, await response.text(errors="replace")  # captcha pages need not be UTF-8
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise WebSocketRejectedError(f"request to {urlsplit(url).netloc} failed: {error}") from error
+            raise WebSocketRejectedError(f"request to {urlsplit(url).netloc} failed: {_safe(error)}") from error
 
     async def _get_json(self, url: str, params: Mapping[str, str]) -> dict[str, object]:
         status, text = await self._get_text(url, params)
@@ -714,7 +732,7 @@ class TikTokLiveClient:
                 SignAPIError(f"sign server {urlsplit(url).netloc} timed out after {self._http_timeout:g} s")
             ) from error
         except aiohttp.ClientError as error:
-            raise _retryable(SignAPIError(f"sign server {urlsplit(url).netloc} unreachable: {error}")) from error
+            raise _retryable(SignAPIError(f"sign server {urlsplit(url).netloc} unreachable: {_safe(error)}")) from error
         if status == 429:
             raise SignatureRateLimitError(
                 f"the sign server rate-limited this client ({_message(body)}): wait and retry, or use an API key "
@@ -831,7 +849,7 @@ class TikTokLiveClient:
                 f"the WebSocket upgrade failed with HTTP {error.status}", status=error.status
             ) from error
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise WebSocketRejectedError(f"could not open the WebSocket: {error}") from error
+            raise WebSocketRejectedError(f"could not open the WebSocket: {_safe(error)}") from error
         self._ws = ws
         self._close_code, self._close_reason = None, ""  # a previous socket's close is history now
         self._last_frame = self._opened_at = time.monotonic()
@@ -850,12 +868,16 @@ class TikTokLiveClient:
             self._dispatch(bundle.result)
 
     async def _send(self, frame: transport_pb2.PushFrame) -> None:
+        """Send one frame; a socket that broke meanwhile becomes a _SocketClosed (reconnect), never a crash."""
         ws = self._ws
         if ws is not None and not ws.closed:
             data = frame.SerializeToString()
             if self._recorder is not None:
                 self._recorder.frame("out", data)
-            await ws.send_bytes(data)
+            try:
+                await ws.send_bytes(data)
+            except (aiohttp.ClientError, ConnectionError) as error:
+                raise _SocketClosed(ws.close_code, f"socket broke while sending ({type(error).__name__})") from error
 
     async def _beat(self, interval: float) -> None:
         while True:
@@ -897,8 +919,7 @@ class TikTokLiveClient:
             raise
         finally:
             await self._stop_socket()
-            for stream in list(self._streams):
-                stream.close()
+            self._close_streams()
             reason = self._close_reason or ("stream ended" if self._ended else "disconnected")
             self._emit(DisconnectEvent(self._close_code, reason if error is None else str(error)))
             if not cancelled:
@@ -933,7 +954,8 @@ class TikTokLiveClient:
             elif message.type == aiohttp.WSMsgType.ERROR:
                 raise _SocketClosed(ws.close_code, f"socket error: {ws.exception()}")
             elif message.type == aiohttp.WSMsgType.PING:
-                await ws.pong(message.data)
+                with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+                    await ws.pong(message.data)
 
     async def _on_frame(self, data: bytes) -> None:
         if WebsocketResponseEvent in self._targets:
@@ -983,6 +1005,9 @@ class TikTokLiveClient:
                 return
             except (SignAPIKeyError, UserOfflineError, UserNotFoundError):
                 raise
+            except _SocketClosed as error:  # the new socket broke while entering the room
+                last_error = WebSocketRejectedError(f"the new socket closed at once: {error.reason}")
+                await self._stop_socket()
             except SignatureRateLimitError as error:
                 last_error = error
                 if error.retry_after and error.retry_after <= policy.max_delay:
@@ -1039,6 +1064,14 @@ def _ping_interval(ws: aiohttp.ClientWebSocketResponse) -> float | None:
             if interval is not None and interval > 0:
                 return interval
     return None
+
+
+_USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+def _safe(error: BaseException) -> str:
+    """An error's text without URL credentials (a proxy URL's user:password, say)."""
+    return _USERINFO.sub(r"\1***@", str(error)) or type(error).__name__
 
 
 def _parse_cookies(header: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -37,9 +38,13 @@ __all__ = [
     "read_recording",
 ]
 
+logger = logging.getLogger(__name__)
+
 FORMAT: Final = "tiktok-live-recording"
 VERSION: Final = 1
 REDACTED: Final = "<redacted>"
+FLUSH_EVERY: Final = 1.0
+"""Seconds between sync flushes of a recording being written."""
 
 Direction = Literal["in", "out"]
 
@@ -59,7 +64,7 @@ class Recorder:
         self.path = Path(path)
         self.keep_cookies = keep_cookies
         self.frames = 0
-        self._start = time.monotonic()
+        self._start = self._flushed = time.monotonic()
         self._file = gzip.GzipFile(self.path, "wb")
         self._write(
             {
@@ -94,6 +99,11 @@ class Recorder:
         """Record one WebSocket binary message."""
         self.frames += 1
         self._write({"kind": "frame", "t": self._elapsed(), "dir": direction, "data": base64.b64encode(data).decode()})
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_EVERY:
+            # A sync flush: a crash now loses at most the last second, and the file stays readable up to here.
+            self._file.flush()
+            self._flushed = now
 
     def close(self) -> None:
         """Finish the file. Safe to call twice."""
@@ -142,9 +152,13 @@ class Recording:
 
 
 def _lines(path: Path) -> Iterator[dict[str, object]]:
+    number = 0
     try:
         with gzip.open(path, "rb") as handle:
             for number, line in enumerate(handle, start=1):
+                if not line.endswith(b"\n"):
+                    logger.warning("%s: the last line is cut off (the recorder stopped abruptly); ignored", path)
+                    return
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
@@ -154,7 +168,12 @@ def _lines(path: Path) -> Iterator[dict[str, object]]:
                 yield record
     except FileNotFoundError as error:
         raise RecordingError(f"no recording at {path}") from error
-    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+    except EOFError:
+        # Cut off mid-stream (a crash while recording): keep the complete lines before it.
+        if number == 0:
+            raise RecordingError(f"{path} is an empty or cut-off recording") from None
+        logger.warning("%s ends abruptly after line %d (the recorder stopped); reading what is complete", path, number)
+    except OSError as error:  # gzip.BadGzipFile is an OSError
         raise RecordingError(f"{path} is not a readable gzip recording: {error}") from error
 
 
@@ -174,28 +193,35 @@ def read_recording(path: str | Path) -> Recording:
         raise RecordingError(f"{path} is not a {FORMAT} file")
     if header.get("version") != VERSION:
         raise RecordingError(f"{path} is version {header.get('version')}; this library reads version {VERSION}")
-    records: list[SignRecord | FrameRecord] = []
+    records: list[SignRecord | FrameRecord | None] = []
     for index, line in enumerate(lines, start=2):
-        kind, t = line.get("kind"), int(str(line.get("t", 0)))
         where = f"{path}: line {index}"
-        if kind == "sign":
-            cookies = line.get("cookies")
-            records.append(
-                SignRecord(
-                    t=t,
-                    room_id=int(str(line.get("room_id", "0"))),
-                    body=_b64(line.get("body"), where),
-                    cookies={str(k): str(v) for k, v in cookies.items()} if isinstance(cookies, dict) else {},
-                )
-            )
-        elif kind == "frame":
-            direction = line.get("dir")
-            if direction not in ("in", "out"):
-                raise RecordingError(f"{where}: frame direction must be 'in' or 'out'")
-            records.append(FrameRecord(t=t, direction=direction, data=_b64(line.get("data"), where)))
+        try:
+            records.append(_record(line, where))
+        except ValueError as error:
+            raise RecordingError(f"{where}: {error}") from error
     return Recording(
         unique_id=str(header.get("unique_id", "")),
         created_at=int(str(header.get("created_at", 0))),
         cookies_redacted=bool(header.get("cookies_redacted", True)),
-        records=tuple(records),
+        records=tuple(record for record in records if record is not None),
     )
+
+
+def _record(line: dict[str, object], where: str) -> SignRecord | FrameRecord | None:
+    """One record line; None for a kind this version does not know (ignored, as the format says)."""
+    kind, t = line.get("kind"), int(str(line.get("t", 0)))
+    if kind == "sign":
+        cookies = line.get("cookies")
+        return SignRecord(
+            t=t,
+            room_id=int(str(line.get("room_id", "0"))),
+            body=_b64(line.get("body"), where),
+            cookies={str(k): str(v) for k, v in cookies.items()} if isinstance(cookies, dict) else {},
+        )
+    if kind == "frame":
+        direction = line.get("dir")
+        if direction not in ("in", "out"):
+            raise RecordingError(f"{where}: frame direction must be 'in' or 'out'")
+        return FrameRecord(t=t, direction=direction, data=_b64(line.get("data"), where))
+    return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
+import html
 import json
 import logging
 import random
@@ -443,7 +444,8 @@ class Simulator:
             }
         data = json.dumps(state, ensure_ascii=False).replace("</", "<\\/")
         body = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{self.nickname} (@{self.user}) is '
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.nickname)} '
+            f"(@{html.escape(self.user)}) is "
             f'LIVE | TikTok</title></head><body><div id="app"></div><script id="SIGI_STATE" type="application/json">'
             f"{data}</script></body></html>"
         )

@@ -101,9 +101,10 @@ def _types(value: str | None) -> frozenset[str] | None:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.strip().lstrip("-").isdigit():
+    digits = value.strip().removeprefix("-") if value is not None else ""
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):  # "²" is a digit that int() refuses
         return None
-    return int(value)
+    return int(value or "")
 
 
 class WebServer:

@@ -261,7 +261,7 @@ class EventHub:
         else:
             limit = len(self._backlog) if backlog is None else max(0, backlog)
             matching = [item for item in self._backlog if subscription.wants(item.type)]
-            replay = matching[len(matching) - limit :] if limit else []
+            replay = matching[max(0, len(matching) - limit) :] if limit else []
         message = {
             "server": self.server_id,
             "seq": self.seq,
@@ -281,7 +281,7 @@ class EventHub:
         if not last_event_id:
             return None
         server, _, number = last_event_id.strip().rpartition(".")
-        if server != self.server_id or not number.isdigit():
+        if server != self.server_id or not (number.isascii() and number.isdigit() and len(number) <= 19):
             return None
         seq = int(number)
         if seq > self.seq:

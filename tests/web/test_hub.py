@@ -200,3 +200,24 @@ def test_bad_options_are_rejected() -> None:
         EventHub(backlog=10**9)
     with pytest.raises(ValueError):
         EventHub(queue_limit=0)
+
+
+@pytest.mark.parametrize(("held", "asked"), [(7, 8), (5, 8), (10, 15), (3, 3)])
+def test_a_backlog_request_larger_than_the_matching_events_gets_them_all(held: int, asked: int) -> None:
+    hub = EventHub(backlog=100)
+    for index in range(held):
+        hub.publish("CommentEvent", f'{{"n": {index}}}')
+        hub.publish("LikeEvent", f'{{"like": {index}}}')
+    subscription = hub.subscribe(types=["CommentEvent"], backlog=asked)
+    assert subscription is not None
+    text = chunks_text(subscription)
+    assert [f'{{"n": {index}}}' in text for index in range(held)] == [True] * held
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 5000, "١٢"])
+def test_odd_digits_in_a_resume_id_start_afresh(number: str) -> None:
+    hub = EventHub(backlog=3)
+    hub.publish("CommentEvent", '{"n": 1}')
+    subscription = hub.subscribe(last_event_id=f"{hub.server_id}.{number}")
+    assert subscription is not None
+    assert '"reset":true' in hello_of(chunks_text(subscription))
