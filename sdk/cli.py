@@ -153,22 +153,44 @@ class Printer:
         self.status_enabled = err.isatty() and "NO_COLOR" not in os.environ
         self._status_drawn = False
         self._last_status = 0.0
+        self.closed_output = False
+        """Set when stdout's reader went away (a closed pipe): nothing more is printed."""
+        self.stop: Callable[[], None] | None = None
 
     def handle(self, event: BaseEvent) -> None:
-        """Count, then print one event."""
+        """Count, then print one event. When the reader of stdout has gone (``| head``), stop the client."""
+        if self.closed_output:
+            return
         self._count(event)
-        if self.json_mode:
-            from tiktok_live.jsonl import event_to_json
+        try:
+            if self.json_mode:
+                from tiktok_live.jsonl import event_to_json
 
-            self.out.write(event_to_json(event, room_id=self.room_id()) + "\n")
-            self.out.flush()
-        else:
-            line = self.describe(event)
-            if line is not None:
-                self._clear_status()
-                self.out.write(line + "\n")
+                self.out.write(event_to_json(event, room_id=self.room_id()) + "\n")
                 self.out.flush()
+            else:
+                line = self.describe(event)
+                if line is not None:
+                    self._clear_status()
+                    self.out.write(line + "\n")
+                    self.out.flush()
+        except BrokenPipeError:
+            self.closed_output = True
+            if self.stop is not None:
+                self.stop()
+            return
         self._status()
+
+    def stop_client_on_closed_output(self, client: TikTokLiveClient) -> None:
+        """When stdout's reader leaves, disconnect ``client`` (the command then ends normally)."""
+        tasks: set[asyncio.Task[None]] = set()
+
+        def stop() -> None:
+            task = asyncio.get_running_loop().create_task(client.disconnect())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        self.stop = stop
 
     def _count(self, event: BaseEvent) -> None:
         from tiktok_live import events
@@ -339,6 +361,7 @@ async def _watch(args: argparse.Namespace, printer: Printer) -> int:
     async with _maybe_simulator(args) as simulator:
         client = _client(args, simulator)
         printer.room_id = lambda: client.room_id
+        printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
         await client.connect()
     return EXIT_OK
@@ -355,6 +378,7 @@ async def _demo(args: argparse.Namespace, printer: Printer) -> int:
         )
         client = simulator.client()
         printer.room_id = lambda: client.room_id
+        printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
         await client.connect()
         await simulator.wait_idle()
@@ -374,6 +398,7 @@ async def _record(args: argparse.Namespace, printer: Printer) -> int:
         async with _maybe_simulator(args) as simulator:
             client = _client(args, simulator, recorder=recorder)
             printer.room_id = lambda: client.room_id
+            printer.stop_client_on_closed_output(client)
             _subscribe(client, classes, printer)
             try:
                 await client.connect()
@@ -393,6 +418,7 @@ async def _replay(args: argparse.Namespace, printer: Printer) -> int:
     classes = resolve_events(args.events, _default_events(args.json))
     client = TikTokLiveClient(recording.unique_id or "replay")
     printer.room_id = lambda: client.room_id
+    printer.stop_client_on_closed_output(client)
     _subscribe(client, classes, printer)
     await client.replay(args.file, speed=None if args.as_fast_as_possible else args.speed)
     return EXIT_OK

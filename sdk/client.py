@@ -385,6 +385,11 @@ class TikTokLiveClient:
         task = await self.start()
         try:
             await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._closing and task.cancelled() and (current is None or not current.cancelling()):
+                return  # disconnect() from elsewhere (a handler, another task) ended the stream: a normal return
+            raise
         finally:
             await self.disconnect()  # also on cancellation (task.cancel(), Ctrl-C): close everything cleanly
 
@@ -431,7 +436,7 @@ class TikTokLiveClient:
         connected = False
         try:
             for record in recording.records:
-                if self._ended:
+                if self._ended or self._closing:
                     break
                 if speed is not None:
                     delay = record.t / 1000 / speed - (time.monotonic() - started)

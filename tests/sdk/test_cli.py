@@ -158,3 +158,29 @@ async def test_ctrl_c_exits_130_with_a_summary() -> None:
     assert process.returncode == 130
     assert "summary:" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+async def test_a_closed_stdout_stops_the_command_quietly() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tiktok_live",
+        "watch",
+        "@someone",
+        "--simulator",
+        "--simulator-speed",
+        "0.2",  # a ~100 s show: only the closed pipe can end it within the timeout
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=ENV,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+    process.stdout.feed_eof()
+    transport = process._transport  # type: ignore[attr-defined]
+    transport.get_pipe_transport(1).close()  # like `| head -1`: the reader goes away
+    stderr = await asyncio.wait_for(process.stderr.read(), 30)
+    await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+    assert b"Traceback" not in stderr

@@ -379,3 +379,19 @@ async def test_disconnect_after_a_reconnect_reports_the_final_close_not_the_old_
         client.add_listener(DisconnectEvent, disconnects.append)
         await asyncio.wait_for(client.connect(), TIMEOUT)
     assert [(event.code, event.reason) for event in disconnects] == [(None, "stream ended")]
+
+
+async def test_disconnect_from_a_handler_makes_connect_return_normally() -> None:
+    async with _sim() as sim:
+        sim.script(comment("a", "stop here"), frame(comment("a", "never"), delay=30.0))
+        client = sim.client()
+        texts: list[str] = []
+        tasks: set[asyncio.Task[None]] = set()
+
+        def on_comment(event: CommentEvent) -> None:
+            texts.append(event.comment)
+            tasks.add(asyncio.get_running_loop().create_task(client.disconnect()))
+
+        client.add_listener(CommentEvent, on_comment)
+        await asyncio.wait_for(client.connect(), TIMEOUT)  # returns: no CancelledError leaks out
+        assert texts == ["stop here"] and not client.connected
