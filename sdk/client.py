@@ -366,7 +366,11 @@ class TikTokLiveClient:
             self._room_id = None
         try:
             if self._session is None:
-                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._http_timeout))
+                # No cookie jar: the client sends exactly the cookies it chose (a jar would merge whatever TikTok
+                # sets, session cookies included, into the WebSocket request and across rooms).
+                self._session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=self._http_timeout), cookie_jar=aiohttp.DummyCookieJar()
+                )
             if self._room_id is None:
                 self._room_id = await self._resolve_room_id()
             await self._check_live()

@@ -567,7 +567,10 @@ class RoomPool:
         if self._session is None:
             # Every room holds one WebSocket: the default connector limit (100) would stall the 101st room.
             timeout = aiohttp.ClientTimeout(total=self.client_options.get("http_timeout", 10.0))
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
+            # No cookie jar: rooms with different session ids must not share cookies through it.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self._session
 
     def _make_client(self, unique_id: str, options: ClientOptions) -> TikTokLiveClient:

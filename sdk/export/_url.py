@@ -94,15 +94,22 @@ def _nats(parts: SplitResult, query: dict[str, str], name: str, options: SinkOpt
     return NatsStreamSink(server, subject=subject, stream=stream, create_stream=create, name=name, **options)
 
 
+_SECRET_KEYS: Final = frozenset({"password", "pass", "token", "secret", "auth_token", "user_credentials"})
+
+
 def redact(parts: SplitResult) -> str:
-    """The URL with any password replaced by ``***`` (for logs and messages)."""
-    if parts.password is None:
-        return urlunsplit(parts)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL without secrets (for logs and messages): a password becomes ``***``, a username-only userinfo (a
+    NATS token) too, and so do the values of secret-looking query keys."""
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if has_password else f"***@{hostport}"
+    query = urlencode(
+        [(key, "***" if key.lower() in _SECRET_KEYS else value) for key, value in parse_qsl(parts.query, True)],
+        safe="*",
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _int(key: str, value: str) -> int:

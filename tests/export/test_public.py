@@ -46,3 +46,21 @@ def test_the_export_package_does_not_import_redis_or_nats() -> None:
     code = "import sys, tiktok_live.export, tiktok_live.pool; print(sorted({'redis', 'nats'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("nats://TOKEN123@127.0.0.1:4222?subject=a", "TOKEN123"),
+        ("redis://user:PW123@127.0.0.1:6379/0?stream=s", "PW123"),
+        ("redis://127.0.0.1:6379/0?password=PW456", "PW456"),
+    ],
+)
+def test_secrets_in_sink_urls_never_reach_names_or_errors(url: str, secret: str) -> None:
+    from tiktok_live.export import open_sink
+
+    try:
+        text = open_sink(url).name
+    except ValueError as error:
+        text = str(error)
+    assert secret not in text and "***" in text
