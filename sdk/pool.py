@@ -62,6 +62,7 @@ __all__ = [
     "RoomState",
     "SignLimiter",
     "TokenBucket",
+    "WindowBudget",
 ]
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,51 @@ class TokenBucket:
         return f"<TokenBucket {self.tokens:.1f}/{self.capacity:g} +{self.rate:g}/s>"
 
 
+class WindowBudget:
+    """``capacity`` requests per fixed window of ``seconds``, as a sign server counts them: the current window has
+    ``tokens`` left (default: all) and ends ``reset_in`` seconds from now (default: a whole window); then every
+    window starts full again. Unlike a token bucket it never lets more than ``capacity`` through in one window.
+    ``rate`` is the long-run average, ``capacity / seconds``.
+    """
+
+    __slots__ = ("_reset", "_tokens", "capacity", "rate", "seconds")
+
+    def __init__(
+        self, capacity: float, seconds: float, *, tokens: float | None = None, reset_in: float | None = None
+    ) -> None:
+        if capacity < 1 or seconds <= 0:
+            raise ValueError("a window budget needs capacity >= 1 and seconds > 0")
+        self.capacity = capacity
+        self.seconds = seconds
+        self.rate = capacity / seconds
+        self._tokens = capacity if tokens is None else max(0.0, min(capacity, tokens))
+        self._reset = time.monotonic() + (seconds if reset_in is None else max(0.0, min(seconds, reset_in)))
+
+    def _roll(self, now: float) -> None:
+        if now >= self._reset:
+            self._reset += self.seconds * (1 + int((now - self._reset) // self.seconds))
+            self._tokens = self.capacity
+
+    def delay(self, now: float) -> float:
+        """Seconds from ``now`` until a request may go; 0 when one may."""
+        self._roll(now)
+        return 0.0 if self._tokens >= 1.0 else self._reset - now
+
+    def take(self, now: float) -> None:
+        """Count one request (the caller checked :meth:`delay` is 0)."""
+        self._roll(now)
+        self._tokens -= 1.0
+
+    @property
+    def tokens(self) -> float:
+        """Requests left in the current window."""
+        self._roll(time.monotonic())
+        return self._tokens
+
+    def __repr__(self) -> str:
+        return f"<WindowBudget {self.tokens:g}/{self.capacity:g} per {self.seconds:g} s>"
+
+
 class SignLimiter:
     """Paces the sign requests of one sign server and API key: every bucket must have a token, and nobody signs
     while a rate-limit pause (:meth:`pause`) runs. Waiters are served in arrival order.
@@ -164,8 +210,8 @@ class SignLimiter:
     seconds spent waiting in total, ``pauses`` rate-limit pauses.
     """
 
-    def __init__(self, buckets: Sequence[TokenBucket] = ()) -> None:
-        self.buckets: tuple[TokenBucket, ...] = tuple(buckets)
+    def __init__(self, buckets: Sequence[TokenBucket | WindowBudget] = ()) -> None:
+        self.buckets: tuple[TokenBucket | WindowBudget, ...] = tuple(buckets)
         self.acquired = 0
         self.waited = 0.0
         self.pauses = 0
@@ -179,14 +225,14 @@ class SignLimiter:
 
     @classmethod
     def from_rate_limits(cls, data: object) -> SignLimiter | None:
-        """A limiter for a ``/webcast/rate_limits`` answer: one bucket per window (``second``, ``minute``,
-        ``hour``, ``day``) holding ``max`` (or ``limit``) tokens, refilled over the window, starting at
-        ``remaining`` when given. Accepts the object bare or under ``data``; None when it names no limit."""
+        """A limiter for a ``/webcast/rate_limits`` answer: one fixed-window budget per window (``second``,
+        ``minute``, ``hour``, ``day``) of ``max`` (or ``limit``) requests, starting at ``remaining`` until
+        ``reset_at`` when given. Accepts the object bare or under ``data``; None when it names no limit."""
         if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
             data = data["data"]
         if not isinstance(data, Mapping):
             return None
-        buckets: list[TokenBucket] = []
+        buckets: list[TokenBucket | WindowBudget] = []
         for name, seconds in WINDOWS.items():
             window = data.get(name)
             limit = _number(window.get("max", window.get("limit"))) if isinstance(window, Mapping) else None
@@ -195,7 +241,8 @@ class SignLimiter:
             if limit is None or limit < 1:
                 continue
             remaining = _number(window.get("remaining")) if isinstance(window, Mapping) else None
-            buckets.append(TokenBucket(limit / seconds, limit, tokens=remaining))
+            reset_at = _number(window.get("reset_at")) if isinstance(window, Mapping) else None
+            buckets.append(WindowBudget(limit, seconds, tokens=remaining, reset_in=_reset_in(reset_at)))
         return cls(buckets) if buckets else None
 
     def pause(self, seconds: float) -> None:
@@ -222,6 +269,15 @@ class SignLimiter:
 
     def __repr__(self) -> str:
         return f"<SignLimiter buckets={list(self.buckets)} acquired={self.acquired} pauses={self.pauses}>"
+
+
+def _reset_in(reset_at: float | None) -> float | None:
+    """Seconds until a published ``reset_at`` (unix seconds, or milliseconds); None when not given."""
+    if reset_at is None:
+        return None
+    if reset_at > 1e12:
+        reset_at /= 1000
+    return max(0.0, reset_at - time.time())
 
 
 def _number(value: object) -> float | None:

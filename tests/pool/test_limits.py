@@ -127,3 +127,30 @@ async def test_every_pooled_client_signs_through_the_pools_gate() -> None:
     assert "127.0.0.1:9" in name and "k-5678" not in name
     assert limiter.acquired == 1 and limiter.pauses == 1
     await pool.close()
+
+
+def test_a_published_window_is_never_exceeded_within_one_window() -> None:
+    from tiktok_live.pool import WindowBudget
+
+    budget = WindowBudget(5, 60.0, tokens=5)
+    now = time.monotonic()
+    taken = 0
+    for step in range(600):  # ten seconds in 1/60 s steps, all within the first window
+        moment = now + step / 60
+        if budget.delay(moment) == 0:
+            budget.take(moment)
+            taken += 1
+    assert taken == 5  # a token bucket refilling at 5/min would have let ~6 through, and 9 within a minute
+    assert budget.delay(now + 10) == pytest.approx(50.0, abs=0.1)
+    assert budget.delay(now + 60.01) == 0.0  # the next window starts full
+
+
+def test_reset_at_starts_the_next_window_early() -> None:
+    from tiktok_live.pool import WindowBudget
+
+    budget = WindowBudget(10, 3600.0, tokens=0, reset_in=2.0)
+    assert budget.delay(time.monotonic()) == pytest.approx(2.0, abs=0.05)
+    limiter = SignLimiter.from_rate_limits({"minute": {"max": 3, "remaining": 0, "reset_at": time.time() + 1.5}})
+    assert limiter is not None
+    (minute,) = limiter.buckets
+    assert minute.delay(time.monotonic()) == pytest.approx(1.5, abs=0.1)
