@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, Self, TypeVar
 
 __all__ = ["DropOldestBuffer"]
@@ -20,15 +21,16 @@ class DropOldestBuffer(Generic[T]):
     ``put`` never blocks: when ``maxsize`` items are waiting the oldest is dropped and counted in ``dropped``
     (with a warning on the first drop and every 1,000th). Iteration ends after :meth:`close`, once the buffered
     items are consumed. A consumer that stops early should close it (or use ``async with``), so the producer stops
-    feeding it. Subclasses hook :meth:`_on_closed` to unsubscribe.
+    feeding it. ``on_close`` (the producer unsubscribing) is called once, on close.
     """
 
     _label = "stream"
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, on_close: Callable[[Self], None] | None = None) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
+        self._on_close = on_close
         self.dropped = 0
         self._buffer: deque[T] = deque()
         self._ready = asyncio.Event()
@@ -48,15 +50,13 @@ class DropOldestBuffer(Generic[T]):
         self._buffer.append(item)
         self._ready.set()
 
-    def close(self) -> None:
+    def close(self: Self) -> None:
         """End iteration once the buffer is drained, and unsubscribe. Safe to call twice."""
         if not self._closed:
             self._closed = True
             self._ready.set()
-            self._on_closed()
-
-    def _on_closed(self) -> None:
-        """Called once, on close."""
+            if self._on_close is not None:
+                self._on_close(self)
 
     @property
     def closed(self) -> bool:

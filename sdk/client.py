@@ -149,15 +149,9 @@ class EventStream(DropOldestBuffer[E]):
 
     _label = "event stream"
 
-    def __init__(
-        self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[EventStream[BaseEvent]], None]
-    ) -> None:
-        super().__init__(maxsize)
+    def __init__(self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[EventStream[E]], None]) -> None:
+        super().__init__(maxsize, on_close)
         self.types = types
-        self._on_close = on_close
-
-    def _on_closed(self) -> None:
-        self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
 
 
 def sign_settings(sign_url: str | None, sign_api_key: str | None) -> tuple[str, str | None]:
@@ -556,7 +550,8 @@ class TikTokLiveClient:
             "Accept": "text/html,application/json,application/protobuf",
         }
 
-    def _web_params(self) -> dict[str, str]:
+    def _browser_params(self) -> dict[str, str]:
+        """The browser fingerprint both TikTok's HTTP requests and the WebSocket URL carry (from the UA)."""
         browser_name, _, browser_version = self._user_agent.partition("/")
         return {
             "aid": "1988",
@@ -568,6 +563,11 @@ class TikTokLiveClient:
             "browser_platform": "Win32",
             "browser_version": browser_version,
             "cookie_enabled": "true",
+        }
+
+    def _web_params(self) -> dict[str, str]:
+        return {
+            **self._browser_params(),
             "device_platform": "web_pc",
             "focus_state": "true",
             "from_page": "user",
@@ -794,17 +794,8 @@ class TikTokLiveClient:
 
     def _ws_url(self, bundle: _Bundle) -> str:
         result = bundle.result
-        browser_name, _, browser_version = self._user_agent.partition("/")
         params: dict[str, str] = {
-            "aid": "1988",
-            "app_language": "en",
-            "app_name": "tiktok_web",
-            "browser_language": "en-US",
-            "browser_name": browser_name,
-            "browser_online": "true",
-            "browser_platform": "Win32",
-            "browser_version": browser_version,
-            "cookie_enabled": "true",
+            **self._browser_params(),
             "device_platform": "web",
             "did_rule": "3",
             "identity": "audience",

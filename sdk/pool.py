@@ -317,15 +317,9 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
 
     _label = "pool stream"
 
-    def __init__(
-        self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[PoolStream[BaseEvent]], None]
-    ) -> None:
-        super().__init__(maxsize)
+    def __init__(self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[PoolStream[E]], None]) -> None:
+        super().__init__(maxsize, on_close)
         self.types = types
-        self._on_close = on_close
-
-    def _on_closed(self) -> None:
-        self._on_close(self)  # type: ignore[arg-type]  # E is a BaseEvent subclass
 
 
 # ── rooms ────────────────────────────────────────────────────────────────────────────────────────────────────────
