@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO, cast
 
 from tiktok_live import errors
+from tiktok_live._generated.names import EVENT_SETS
+from tiktok_live.errors import UsageError
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor import FieldDescriptor
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
     from tiktok_live._base import BaseEvent
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.recording import Recorder
     from tiktok_live.testing import Simulator
 
 __all__ = ["main"]
@@ -41,30 +44,10 @@ EXIT_CONNECTION: Final = 5
 EXIT_INTERRUPTED: Final = 130
 
 DEMO_SPEED: Final = 1.5
-CORE_EVENTS: Final = (
-    "CommentEvent",
-    "GiftEvent",
-    "LikeEvent",
-    "JoinEvent",
-    "FollowEvent",
-    "ShareEvent",
-    "RoomUserSeqEvent",
-    "SubNotifyEvent",
-    "EmoteChatEvent",
-    "EnvelopeEvent",
-    "PollEvent",
-    "GoalUpdateEvent",
-    "LinkMicBattleEvent",
-    "QuestionNewEvent",
-    "LivePauseEvent",
-    "LiveUnpauseEvent",
-    "LiveEndEvent",
-)
-CONNECTION_EVENTS: Final = ("ConnectEvent", "DisconnectEvent", "ReconnectEvent", "ErrorEvent")
-
-
-class UsageError(Exception):
-    """A command-line mistake: printed with the usage hint, exit code 2."""
+CORE_EVENTS: Final = EVENT_SETS["core"]
+"""The events printed by default (codegen/events.toml's ``core`` set)."""
+CONNECTION_EVENTS: Final = EVENT_SETS["cli_connection"]
+"""The connection events printed by default."""
 
 
 # ── event names ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -312,16 +295,16 @@ class Printer:
 # ── commands ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _client(args: argparse.Namespace, simulator: Simulator | None, **extra: object) -> TikTokLiveClient:
-    from tiktok_live.client import TikTokLiveClient
+def _client(
+    args: argparse.Namespace, simulator: Simulator | None, recorder: Recorder | None = None
+) -> TikTokLiveClient:
+    from tiktok_live.client import ClientConfig, TikTokLiveClient
 
     if simulator is not None:
-        return simulator.client(**extra)
-    options: dict[str, object] = {"sign_api_key": args.sign_api_key, "proxy": args.proxy, **extra}
-    for option in ("web_url", "webcast_url", "sign_url"):
-        if getattr(args, option):
-            options[option] = getattr(args, option)
-    return TikTokLiveClient(args.user, **options)  # type: ignore[arg-type]  # keyword options checked by the client
+        return simulator.client(recorder=recorder)
+    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy)
+    urls = {option: getattr(args, option) for option in ("web_url", "webcast_url", "sign_url") if getattr(args, option)}
+    return TikTokLiveClient(args.user, config=config.replace(**urls), recorder=recorder)
 
 
 @contextlib.asynccontextmanager

@@ -21,12 +21,11 @@ from tiktok_live.cli import (
     EXIT_CONNECTION,
     EXIT_OK,
     Printer,
-    UsageError,
     _exit_code,
     event_classes,
     resolve_events,
 )
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import TikTokLiveError, UsageError
 
 # The pool, the client and aiohttp load in watch_many(), not here: build_parser() may import add_watch_options.
 if TYPE_CHECKING:

@@ -124,8 +124,9 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live serve``: serve the pages, follow the room, keep serving after the LIVE ends, until
     cancelled (Ctrl-C). Raises the client's errors (exit codes as ``watch``) when the first connect fails for
     another reason than the host being offline; a port that cannot be bound is a usage error."""
-    from tiktok_live.cli import EXIT_OK, UsageError, _client, _maybe_simulator
+    from tiktok_live.cli import EXIT_OK, _client, _maybe_simulator
     from tiktok_live.client import normalize_unique_id
+    from tiktok_live.errors import UsageError
     from tiktok_live.web.app import WebServer
 
     if args.assets is not None and not args.assets.is_dir():
