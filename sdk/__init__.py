@@ -11,6 +11,7 @@ from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
     FrameDecodeError,
+    MissingExtraError,
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
@@ -54,6 +55,7 @@ __all__ = [
     "ClientConfig",
     "EventStream",
     "FrameDecodeError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",

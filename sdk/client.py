@@ -36,6 +36,7 @@ from tiktok_live._config import (
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, WebsocketResponseEvent
 from tiktok_live._emitter import E, Emitter, Handler
 from tiktok_live._lookup import RoomInfo, RoomLookup
+from tiktok_live._proxy import check_session, new_session
 from tiktok_live._sign import SignClient, SignGate
 from tiktok_live._websocket import Connection
 from tiktok_live.errors import RequestError
@@ -90,7 +91,8 @@ class TikTokLiveClient:
 
     Options are keyword arguments (:class:`ClientOptions`; each is described on :class:`ClientConfig`), or a
     whole ``config=ClientConfig(...)`` that keyword arguments then override. ``room_id`` skips the room lookup.
-    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar). ``recorder``
+    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar; with a SOCKS
+    ``proxy`` its connector must be aiohttp-socks' ``ProxyConnector``, else ValueError). ``recorder``
     saves every frame (:mod:`tiktok_live.recording`). ``sign_gate`` paces sign requests (a pool shares one).
     TLS is always verified; the API key, session id and proxy credentials never appear in logs, reprs or errors.
     """
@@ -112,6 +114,8 @@ class TikTokLiveClient:
         """The connection options in effect (frozen)."""
         self._room_id = room_id
         self._room_id_given = room_id is not None
+        if session is not None:
+            check_session(session, self.config.proxy)
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
@@ -380,11 +384,7 @@ class TikTokLiveClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # No cookie jar: the client sends exactly the cookies it chose (a jar would merge whatever TikTok sets,
-            # session cookies included, into the WebSocket request and across rooms).
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.http_timeout), cookie_jar=aiohttp.DummyCookieJar()
-            )
+            self._session = new_session(self.config.proxy, timeout=self.config.http_timeout)
         return self._session
 
     async def _run(self) -> None:

@@ -19,6 +19,7 @@
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    ├── MissingExtraError               an option needs an optional dependency; the message has the pip line
     └── UsageError                      a command-line mistake (exit code 2)
 
 Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
@@ -29,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "AgeRestrictedError",
     "FrameDecodeError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
@@ -197,6 +199,15 @@ class PermanentSinkError(TikTokLiveError):
 
 class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
+
+
+class MissingExtraError(TikTokLiveError, ImportError):
+    """An option needs an optional dependency that is not installed (e.g. a SOCKS proxy needs aiohttp-socks).
+    ``extra`` names the extra to install; the message carries the ``pip install`` line."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class UsageError(TikTokLiveError):
