@@ -122,9 +122,13 @@ async def socks_proxy(
             bound = upstream_writer.get_extra_info("sockname") or ("0.0.0.0", 0)
             if first == 5:
                 family = upstream_writer.get_extra_info("socket").family
-                kind, packed = (4, socket.inet_pton(socket.AF_INET6, bound[0])) if family == socket.AF_INET6 else (
-                    1,
-                    socket.inet_pton(socket.AF_INET, bound[0]),
+                kind, packed = (
+                    (4, socket.inet_pton(socket.AF_INET6, bound[0]))
+                    if family == socket.AF_INET6
+                    else (
+                        1,
+                        socket.inet_pton(socket.AF_INET, bound[0]),
+                    )
                 )
                 writer.write(bytes([5, 0, 0, kind]) + packed + struct.pack("!H", bound[1]))
             else:

@@ -10,12 +10,12 @@ import sys
 import aiohttp
 import pytest
 
+from tests.socks_proxy import SocksProxy, socks_proxy
 from tiktok_live import ClientConfig, MissingExtraError, ReconnectPolicy, RequestError, TikTokLiveClient
 from tiktok_live._proxy import proxy_label, request_proxy
 from tiktok_live.events import CommentEvent
 from tiktok_live.testing import Simulator, comment, end
 from tiktok_live.testing._server import WS_PATH
-from tests.socks_proxy import SocksProxy, socks_proxy
 
 TIMEOUT = 20.0
 FAST = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=2)
