@@ -26,6 +26,8 @@ from tiktok_live.errors import (
     UsageError,
     UserNotFoundError,
     UserOfflineError,
+    VideoError,
+    VideoQualityError,
     WebcastBlockedError,
     WebSocketRejectedError,
 )
@@ -74,6 +76,8 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoQualityError",
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",

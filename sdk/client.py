@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
@@ -42,6 +43,9 @@ from tiktok_live._websocket import Connection
 from tiktok_live.errors import RequestError
 from tiktok_live.protocol import Received, Session
 from tiktok_live.recording import Recorder, SignRecord, read_recording
+
+if TYPE_CHECKING:
+    from tiktok_live._video import VideoProgress, VideoRecording
 
 __all__ = [
     "DEFAULT_SIGN_URL",
@@ -323,6 +327,49 @@ class TikTokLiveClient:
             if connected:
                 self._emit(DisconnectEvent(None, "stream ended" if session.ended else "end of recording"))
             await self._emitter.drain()
+
+    async def record_video(
+        self,
+        path: str | os.PathLike[str],
+        quality: str = "origin",
+        duration: float | None = None,
+        *,
+        remux: bool = False,
+        overwrite: bool = False,
+        on_progress: Callable[[VideoProgress], object] | None = None,
+    ) -> VideoRecording:
+        """Record the host's LIVE video (the FLV stream, over HTTP: no ffmpeg needed) to ``path``; returns what was
+        saved. Works whether or not the client is connected (and alongside :meth:`connect`).
+
+        ``quality``: ``origin`` (the source; the best offered when the room has no origin stream), ``uhd``,
+        ``hd``, ``sd``, ``ld``, ``ao`` (audio only), or a key of ``flv_pull_url`` such as ``FULL_HD1``; one the room
+        does not offer raises :class:`~tiktok_live.errors.VideoQualityError` listing those it does. Stops when the
+        LIVE ends, after ``duration`` seconds, or when the awaiting task is cancelled (the file is then finished
+        properly and the cancellation propagates).
+
+        Data goes to ``<path>.part`` and the file gets its name only once it is whole (cut after its last whole
+        tag and flushed to disk), so a crash never leaves a file that looks complete. A dropped download resumes
+        (per ``reconnect``) into the next numbered segment (``live.flv``, ``live.002.flv``, …) with a warning in
+        the log; :class:`VideoRecording` lists the segments. ``remux=True`` copies each segment into an MP4 with
+        ffmpeg (on PATH) afterwards. An existing file is an error unless ``overwrite=True``. ``on_progress`` is
+        called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
+        VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
+        """
+        from tiktok_live._video import record_video
+
+        return await record_video(
+            unique_id=self.unique_id,
+            config=self.config,
+            cookies=dict(self._cookies),
+            session=None if self._owns_session else self._session,
+            room_id=self._room_id,
+            path=path,
+            quality=quality,
+            duration=duration,
+            remux=remux,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
 
     async def __aenter__(self) -> Self:
         _ = await self.start()  # the reader task stays referenced as self._reader

@@ -19,6 +19,8 @@
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    ├── VideoError                      recording a LIVE's video failed (no stream, not FLV, kept dropping, bad path)
+    │   └── VideoQualityError           the quality asked for is not offered; ``offered`` lists those that are
     ├── MissingExtraError               an option needs an optional dependency; the message has the pip line
     └── UsageError                      a command-line mistake (exit code 2)
 
@@ -45,6 +47,8 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoQualityError",
     "WebSocketRejectedError",
     "WebcastBlockedError",
 ]
@@ -199,6 +203,29 @@ class PermanentSinkError(TikTokLiveError):
 
 class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
+
+
+class VideoError(TikTokLiveError):
+    """Recording a LIVE's video failed: the room offers no stream, the stream is not FLV, the download kept
+    dropping, or the path is unusable. ``recording`` holds what was saved before the failure (a
+    ``VideoRecording``; None when nothing was), so nothing is lost."""
+
+    def __init__(self, message: str, *, recording: object | None = None, retryable: bool = False) -> None:
+        self.recording = recording
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class VideoQualityError(VideoError, ValueError):
+    """The quality asked for is not offered by the room: ``quality`` is what was asked, ``offered`` the qualities
+    the room has (best first). Pick one of those."""
+
+    def __init__(self, quality: str, offered: tuple[str, ...]) -> None:
+        self.quality = quality
+        self.offered = offered
+        super().__init__(
+            f"the room offers no {quality!r} stream: choose one of {', '.join(offered)} (e.g. quality={offered[0]!r})"
+        )
 
 
 class MissingExtraError(TikTokLiveError, ImportError):
