@@ -492,7 +492,12 @@ def _field_type(proto_field: FieldDescriptor) -> str:
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument("--sign-api-key", default=None, help="sign server API key (default: $SIGN_API_KEY)")
-    group.add_argument("--proxy", default=None, help="HTTP proxy for every request and the WebSocket")
+    group.add_argument(
+        "--proxy",
+        default=None,
+        help="proxy for every request and the WebSocket: http://, https://, socks5://, socks5h://, socks4:// "
+        '(SOCKS needs pip install "tiktok-live[socks]")',
+    )
     group.add_argument("--web-url", default=os.environ.get("TIKTOK_LIVE_WEB_URL"), help="origin of TikTok's site")
     group.add_argument(
         "--webcast-url", default=os.environ.get("TIKTOK_LIVE_WEBCAST_URL"), help="origin of TikTok's webcast API"
@@ -544,9 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("events", help="list event types, or show one's fields")
     listing.add_argument("name", nargs="?", default=None, help="an event name, e.g. gift or GiftEvent")
 
+    from tiktok_live._video_cli import register as register_video
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    register_video(commands)
     return parser
 
 
@@ -579,9 +586,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         except UsageError as error:
             parser.error(str(error))
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live._video_cli import run as video
     from tiktok_live.web.cli import run as serve
 
-    runner = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay, "serve": serve}[args.command]
+    runners = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay, "serve": serve, "video": video}
+    runner = runners[args.command]
     code = EXIT_OK
     try:
         code = asyncio.run(runner(args, printer))
@@ -601,7 +610,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         parser.error(str(error))
     finally:
         printer.close()
-    err.write(printer.summary() + "\n")
+    if getattr(args, "summary", True):  # commands without events (video) have nothing to sum up
+        err.write(printer.summary() + "\n")
     return code
 
 

@@ -196,7 +196,8 @@ class VideoFeed:
                 await asyncio.wait_for(sim._stopping.wait(), self.interval / sim.speed)
             except TimeoutError:
                 pass
-        await response.write_eof()
+        with contextlib.suppress(ConnectionError):  # the downloader may be gone already
+            await response.write_eof()
         return response
 
 
