@@ -33,12 +33,14 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
+    from tiktok_live._video import VideoProgress, VideoRecording, VideoSegment, VideoStop
     from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
 
 __version__ = "0.1.0"
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
 _LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+_LAZY_VIDEO = frozenset({"VideoProgress", "VideoRecording", "VideoSegment", "VideoStop"})
 
 
 def __getattr__(name: str) -> object:
@@ -48,6 +50,12 @@ def __getattr__(name: str) -> object:
         value: object = getattr(client, name)
         globals()[name] = value
         return value
+    if name in _LAZY_VIDEO:
+        from tiktok_live import _video
+
+        found: object = getattr(_video, name)
+        globals()[name] = found
+        return found
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -77,7 +85,11 @@ __all__ = [
     "UserNotFoundError",
     "UserOfflineError",
     "VideoError",
+    "VideoProgress",
     "VideoQualityError",
+    "VideoRecording",
+    "VideoSegment",
+    "VideoStop",
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",

@@ -558,7 +558,8 @@ def _check_arguments(path: Path, quality: str, duration: float | None, remux: bo
     if remux and shutil.which("ffmpeg") is None:
         raise VideoError("remux=True needs ffmpeg on PATH: install ffmpeg, or record FLV (remux=False)")
     flv = path.with_suffix(".flv") if remux else path
-    taken = [p for p in (path, flv, segment_path(flv, 2)) if p.exists()]
+    names = (path, flv, segment_path(flv, 2), flv.with_suffix(".mp4") if remux else flv)
+    taken = [p for p in names if p.exists()]
     if taken and not overwrite:
         raise VideoError(f"{taken[0]} already exists: choose another name, or pass overwrite=True")
 

@@ -120,6 +120,9 @@ class Simulator:
     (:class:`Faults`), ``enter_room_timeout``, ``ack_grace``, ``heartbeat_grace`` (the client-duty deadlines),
     ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never).
 
+    Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
+    (length, pace, a drop fault, the qualities offered and which forms name them).
+
     Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
     ``connections``, ``frames_sent``, ``ws_pings``; ``on_violation`` is called with each violation as it happens.
     """

@@ -4,8 +4,15 @@ loopback (tests/socks_proxy.py); bad schemes, the missing extra, and credentials
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
+import shutil
+import ssl
+import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -26,9 +33,11 @@ def _sim() -> Simulator:
     return Simulator(ping_interval=0.05, ack_grace=0.5, enter_room_timeout=1.0)
 
 
-async def _watch(sim: Simulator, proxy: str, **options: object) -> list[str]:
+async def _watch(
+    sim: Simulator, proxy: str, session: aiohttp.ClientSession | None = None, **options: object
+) -> list[str]:
     sim.script(comment("a", "via socks"), end())
-    client = sim.client(proxy=proxy, **options)  # type: ignore[arg-type]
+    client = sim.client(proxy=proxy, session=session, **options)  # type: ignore[arg-type]
     texts: list[str] = []
     client.add_listener(CommentEvent, lambda event: texts.append(event.comment))
     await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -147,3 +156,93 @@ def test_proxy_labels_drop_credentials() -> None:
     assert proxy_label(f"socks5h://bob:{SECRET}@proxy.example:1080") == "socks5h://proxy.example:1080"
     assert proxy_label("HTTP://[::1]:3128") == "http://[::1]:3128"
     assert proxy_label("socks5://host:notaport") == "socks5://host"
+
+
+# ── an HTTP proxy that tunnels TLS with CONNECT ─────────────────────────────────────────────────────────────
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed key and certificate for 127.0.0.1 (skips when openssl is missing)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a test certificate")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    command += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    return key, cert
+
+
+@contextlib.asynccontextmanager
+async def _tls_front(target_port: int, tmp_path: Path) -> AsyncIterator[tuple[int, ssl.SSLContext]]:
+    """A TLS endpoint on loopback (a throwaway self-signed certificate for 127.0.0.1) that forwards to
+    ``target_port`` in plain TCP; yields its port and a client context that trusts it."""
+    key, cert = _certificate(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=str(cert))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_context)
+    try:
+        yield server.sockets[0].getsockname()[1], client_context
+    finally:
+        server.close()
+
+
+async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, seen: list[str] | None = None) -> None:
+    with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
+        while data := await source.read(65536):
+            if seen is not None:
+                seen.extend(m.decode() for m in re.findall(rb"(?:GET|POST) \S+ HTTP/1\.[01]", data))
+            sink.write(data)
+            await sink.drain()
+    with contextlib.suppress(ConnectionError, OSError, RuntimeError, ssl.SSLError):
+        sink.close()
+
+
+@contextlib.asynccontextmanager
+async def _http_proxy() -> AsyncIterator[tuple[str, list[str], list[str]]]:
+    """An HTTP proxy: ``CONNECT host:port`` tunnels (recorded) and absolute-form requests (recorded)."""
+    tunnels: list[str] = []
+    forwarded: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            line, _, rest = head.partition(b"\r\n")
+            method, target, version = line.decode().split(" ")
+            if method == "CONNECT":
+                tunnels.append(target)
+                host, _, port = target.rpartition(":")
+                upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
+                await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
+                return
+            forwarded.append(f"{method} {target}")
+            authority, _, path = target.partition("://")[2].partition("/")
+            host, _, port = authority.partition(":")
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port or 80))
+            upstream_writer.write(f"{method} /{path} {version}\r\n".encode() + rest)
+            await asyncio.gather(_pump(reader, upstream_writer, forwarded), _pump(upstream_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", tunnels, forwarded
+    finally:
+        server.close()
+
+
+async def test_an_http_proxy_tunnels_tls_with_connect(tmp_path: Path) -> None:
+    async with _sim() as sim, _tls_front(sim.port, tmp_path) as (tls_port, context), _http_proxy() as proxied:
+        proxy, tunnels, forwarded = proxied
+        origin = f"https://127.0.0.1:{tls_port}"  # pages, APIs and the sign server over TLS, as TikTok's are
+        connector = aiohttp.TCPConnector(ssl=context)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+            texts = await _watch(sim, proxy, web_url=origin, webcast_url=origin, sign_url=origin, session=session)
+    assert texts == ["via socks"]
+    assert tunnels and set(tunnels) == {f"127.0.0.1:{tls_port}"}  # every TLS request went through CONNECT
+    assert any(WS_PATH in line for line in forwarded), forwarded  # the simulator's plain ws:// socket: absolute form
