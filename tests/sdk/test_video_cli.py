@@ -12,14 +12,11 @@ import signal
 import sys
 from pathlib import Path
 
+from tests.sdk.test_cli import ENV, TIMEOUT, _origins, _run
 from tests.sdk.test_video import names, steps
 from tiktok_live._video import VideoProgress
 from tiktok_live._video_cli import ProgressLine, format_size
 from tiktok_live.testing import Simulator
-
-TIMEOUT = 60.0
-ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-ENV.pop("SIGN_API_KEY", None)
 
 
 def _sim(**video: object) -> Simulator:
@@ -30,30 +27,19 @@ def _sim(**video: object) -> Simulator:
     return sim
 
 
-def _origins(sim: Simulator) -> list[str]:
-    return ["--web-url", sim.url, "--webcast-url", sim.url, "--sign-url", sim.url]
-
-
-async def _run(*args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tiktok_live",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=ENV,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode is not None and stdout == b""
-    return process.returncode, stderr.decode()
+async def _start(sim: Simulator, file: Path, *, env: dict[str, str], **streams: int) -> asyncio.subprocess.Process:
+    """``tiktok-live video @simulator FILE`` against ``sim``, running."""
+    command = (sys.executable, "-m", "tiktok_live", "video", "@simulator", str(file), *_origins(sim))
+    return await asyncio.create_subprocess_exec(*command, env=env, **streams)  # type: ignore[arg-type]
 
 
 async def test_video_records_until_the_live_ends_and_reports_the_file(tmp_path: Path) -> None:
     async with _sim(tags=30) as sim:
-        code, err = await _run("video", "@simulator", str(tmp_path / "live.flv"), "--quality", "sd", *_origins(sim))
+        code, out, err = await _run(
+            "video", "@simulator", str(tmp_path / "live.flv"), "--quality", "sd", *_origins(sim)
+        )
         assert sim.video.requests == ["sd"]
-    assert code == 0, err
+    assert code == 0 and out == "", err
     assert steps(tmp_path / "live.flv") == list(range(30))
     assert "saved " in err and "of sd video" in err and "(live ended)" in err and "live.flv" in err
     assert "summary:" not in err and "\r" not in err  # not a terminal: no progress line
@@ -61,30 +47,20 @@ async def test_video_records_until_the_live_ends_and_reports_the_file(tmp_path: 
 
 async def test_an_unknown_quality_exits_2_with_the_offered_ones(tmp_path: Path) -> None:
     async with _sim(tags=5) as sim:
-        code, err = await _run("video", "@simulator", str(tmp_path / "x.flv"), "--quality", "8k", *_origins(sim))
+        code, _, err = await _run("video", "@simulator", str(tmp_path / "x.flv"), "--quality", "8k", *_origins(sim))
     assert code == 2
     assert "choose one of origin, uhd, hd, sd, ld, ao" in err and "usage:" in err
     assert names(tmp_path) == []
 
 
 async def test_bad_durations_are_usage_errors(tmp_path: Path) -> None:
-    code, err = await _run("video", "@simulator", str(tmp_path / "x.flv"), "--duration", "-3")
+    code, _, err = await _run("video", "@simulator", str(tmp_path / "x.flv"), "--duration", "-3")
     assert code == 2 and "positive number of seconds" in err
 
 
 async def test_ctrl_c_finishes_the_file_and_exits_130(tmp_path: Path) -> None:
     async with _sim() as sim:  # an endless LIVE
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tiktok_live",
-            "video",
-            "@simulator",
-            str(tmp_path / "live.flv"),
-            *_origins(sim),
-            stderr=asyncio.subprocess.PIPE,
-            env=ENV,
-        )
+        process = await _start(sim, tmp_path / "live.flv", env=ENV, stderr=asyncio.subprocess.PIPE)
         part = tmp_path / "live.flv.part"
         async with asyncio.timeout(TIMEOUT):
             while not part.exists() or part.stat().st_size < 10_000:  # noqa: ASYNC110 - a file to wait on
@@ -102,18 +78,7 @@ async def test_the_progress_line_on_a_terminal(tmp_path: Path) -> None:
     env = {key: value for key, value in ENV.items() if key != "NO_COLOR"}
     leader, follower = pty.openpty()
     async with _sim(tags=300) as sim:  # ~1.5 s of LIVE: a few redraws
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tiktok_live",
-            "video",
-            "@simulator",
-            str(tmp_path / "live.flv"),
-            *_origins(sim),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=follower,
-            env=env,
-        )
+        process = await _start(sim, tmp_path / "live.flv", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=follower)
         os.close(follower)
         screen = bytearray()
         loop = asyncio.get_running_loop()
