@@ -321,6 +321,9 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
         super().__init__(maxsize, on_close)
         self.types = types
 
+    def _item_size(self, item: RoomEvent[E]) -> int:
+        return item.event.size
+
 
 # ── rooms ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
