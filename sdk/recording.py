@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import RecordingError
 
 __all__ = [
     "DEFAULT_MAX_LINE_SIZE",
@@ -62,10 +62,6 @@ _MAX_CREATED_AT: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, in ms
 _MAX_ROOM_ID: Final = 2**64 - 1
 
 Direction = Literal["in", "out"]
-
-
-class RecordingError(TikTokLiveError):
-    """A recording file is missing, not a recording, of an unsupported version, or corrupt."""
 
 
 class Recorder:
