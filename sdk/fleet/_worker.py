@@ -32,6 +32,7 @@ from tiktok_live.errors import (
     UserOfflineError,
 )
 from tiktok_live.export._sink import Record
+from tiktok_live.fleet._admin import connect_redis
 from tiktok_live.fleet._gate import FleetGate
 from tiktok_live.fleet._store import DEFAULT_PREFIX, Lease, Store
 from tiktok_live.protocol import Received, Session
@@ -143,27 +144,9 @@ class Worker:
 
     async def connect(self) -> Store:
         """Connect to the fleet's Redis; raises FleetError (with what to do) when it does not answer."""
-        if self._store is not None:
-            return self._store
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import RedisError
-
-        timeout = max(0.5, self.lease / 6)
-        client = redis.asyncio.Redis.from_url(
-            self.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
-        try:
-            await client.ping()
-        except (RedisError, OSError) as error:
-            await client.aclose()
-            raise FleetError(
-                f"the fleet's Redis at {_host(self.redis_url)} does not answer ({redact(str(error))}): check --redis "
-                "and that redis-server runs"
-            ) from error
-        self._redis = client
-        self._store = Store(client, self.prefix)
+        if self._store is None:
+            self._redis = await connect_redis(self.redis_url, max(0.5, self.lease / 6))
+            self._store = Store(self._redis, self.prefix)
         return self._store
 
     async def run(self) -> None:
