@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    from tiktok_live.fleet.cli import register as register_fleet
+
+    register_fleet(commands)
     return parser
 
 
@@ -115,9 +118,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         except UsageError as error:
             parser.error(str(error))
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live.fleet.cli import run as fleet
     from tiktok_live.web.cli import run as serve
 
-    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve}
+    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve, "fleet": fleet}
     runner = runners[args.command]
     code = EXIT_OK
     try:
