@@ -18,6 +18,7 @@
     ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
+    ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
     ├── VideoError                      recording a LIVE's video failed (no stream, not FLV, kept dropping, bad path)
     │   └── VideoQualityError           the quality asked for is not offered; ``offered`` lists those that are
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgeRestrictedError",
+    "FleetError",
     "FrameDecodeError",
     "MissingExtraError",
     "PermanentSinkError",
@@ -199,6 +201,12 @@ class RecordingError(TikTokLiveError):
 class PermanentSinkError(TikTokLiveError):
     """An export sink cannot deliver anything any more (e.g. the reader of stdout went away): it stops retrying, and
     what is pending and what comes later is dropped and counted."""
+
+
+class FleetError(TikTokLiveError):
+    """The fleet's Redis is unreachable or failed, or a worker lost a room's lease (another worker has it now)."""
+
+    retryable = True
 
 
 class ScenarioError(TikTokLiveError, LookupError):

@@ -1,6 +1,6 @@
 """``tiktok-live video @user FILE``: record the LIVE's video (FLV; MP4 with ``--remux`` and ffmpeg).
 
-Wired into ``tiktok_live.cli`` by :func:`register` (adds the subcommand) and :func:`run` (the runner). On a terminal
+Wired into :mod:`tiktok_live.cli` by :func:`register` (adds the subcommand) and :func:`run` (the runner). On a terminal
 a progress line (size, rate, elapsed, segment) is redrawn on stderr; the end (the LIVE's end, ``--duration`` or
 Ctrl-C, which finishes the file properly) prints what was saved.
 """
@@ -18,7 +18,7 @@ from tiktok_live.errors import UsageError, VideoQualityError
 
 if TYPE_CHECKING:
     from tiktok_live._video import VideoProgress, VideoRecording
-    from tiktok_live.cli import Printer
+    from tiktok_live.cli._output import Printer
 
 __all__ = ["ProgressLine", "format_size", "register", "run"]
 
@@ -37,7 +37,7 @@ def _duration(value: str) -> float:
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``video`` subcommand to ``tiktok-live``'s subparsers (its runner is :func:`run`)."""
-    from tiktok_live.cli import _connection_options
+    from tiktok_live.cli._options import connection_options
 
     video = commands.add_parser(
         "video",
@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     video.add_argument("--duration", type=_duration, default=None, metavar="SECONDS", help="stop after this long")
     video.add_argument("--remux", action="store_true", help="copy each segment into an MP4 afterwards (needs ffmpeg)")
     video.add_argument("--overwrite", action="store_true", help="replace FILE (and its segments) if it exists")
-    _connection_options(video)
+    connection_options(video)
     video.set_defaults(json=False, summary=False)  # no events to print or count
 
 
@@ -126,12 +126,13 @@ def _report(recording: VideoRecording) -> str:
 async def run(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live video``: record until the LIVE ends, ``--duration`` or Ctrl-C."""
     from tiktok_live._video import VideoRecording
-    from tiktok_live.cli import EXIT_OK, _client, _maybe_simulator
+    from tiktok_live.cli._commands import make_client, maybe_simulator
+    from tiktok_live.cli._common import EXIT_OK
     from tiktok_live.errors import VideoError
 
     progress = ProgressLine(printer.err, enabled=printer.err.isatty())  # no colour in it: NO_COLOR does not matter
-    async with _maybe_simulator(args) as simulator:
-        client = _client(args, simulator)
+    async with maybe_simulator(args) as simulator:
+        client = make_client(args, simulator)
         try:
             recording = await client.record_video(
                 args.file,
