@@ -1,4 +1,5 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay, events and serve (:mod:`tiktok_live.web`).
+"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`) and schema
+(:mod:`tiktok_live.schema.cli`).
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from tiktok_live._base import BaseEvent
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.schema.cli import UnknownTally
     from tiktok_live.testing import Simulator
 
 __all__ = ["main"]
@@ -156,6 +158,8 @@ class Printer:
         self.closed_output = False
         """Set when stdout's reader went away (a closed pipe): nothing more is printed."""
         self.stop: Callable[[], None] | None = None
+        self.unknowns: UnknownTally | None = None
+        """Set by ``--report-unknown``: its summary ends the run's summary."""
 
     def handle(self, event: BaseEvent) -> None:
         """Count, then print one event. When the reader of stdout has gone (``| head``), stop the client."""
@@ -302,7 +306,7 @@ class Printer:
         return (
             f"summary: {elapsed:.1f} s, {st.messages} messages ({st.rate():.1f}/s), peak viewers {st.peak_viewers}, "
             f"likes {st.likes}, diamonds {st.diamonds}, reconnects {st.reconnects}\n  events: {top or 'none'}"
-        )
+        ) + (f"\n{self.unknowns.summary()}" if self.unknowns is not None else "")
 
     def close(self) -> None:
         """Remove the status line."""
@@ -352,7 +356,11 @@ def _default_events(json_mode: bool) -> tuple[str, ...]:
 
 
 async def _watch(args: argparse.Namespace, printer: Printer) -> int:
+    from tiktok_live.schema.cli import watch_unknowns
+
     if len(args.user) > 1 or args.to is not None:
+        if args.report_unknown:
+            raise UsageError("--report-unknown watches one room without --to; record rooms and run `schema unknowns`")
         from tiktok_live.export.cli import watch_many
 
         return await watch_many(args, printer, args.user, args.to)
@@ -363,6 +371,8 @@ async def _watch(args: argparse.Namespace, printer: Printer) -> int:
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
+        if args.report_unknown:
+            printer.unknowns = watch_unknowns(client)
         await client.connect()
     return EXIT_OK
 
@@ -392,6 +402,7 @@ async def _demo(args: argparse.Namespace, printer: Printer) -> int:
 async def _record(args: argparse.Namespace, printer: Printer) -> int:
     from tiktok_live.client import normalize_unique_id
     from tiktok_live.recording import Recorder
+    from tiktok_live.schema.cli import watch_unknowns
 
     classes = resolve_events(args.events, _default_events(args.json))
     with Recorder(args.file, unique_id=normalize_unique_id(args.user), keep_cookies=args.keep_cookies) as recorder:
@@ -400,6 +411,8 @@ async def _record(args: argparse.Namespace, printer: Printer) -> int:
             printer.room_id = lambda: client.room_id
             printer.stop_client_on_closed_output(client)
             _subscribe(client, classes, printer)
+            if args.report_unknown:
+                printer.unknowns = watch_unknowns(client)
             try:
                 await client.connect()
             finally:
@@ -564,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    from tiktok_live.schema.cli import add_report_option
+    from tiktok_live.schema.cli import register as register_schema
+
+    register_schema(commands)
+    for command in (watch, record):
+        add_report_option(command)
     return parser
 
 
@@ -595,6 +614,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return _events_command(args, out)
         except UsageError as error:
             parser.error(str(error))
+    if args.command == "schema":
+        from tiktok_live.schema.cli import run as schema
+
+        return schema(args, out, err)
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
     from tiktok_live.web.cli import run as serve
 
