@@ -56,9 +56,10 @@ CORRECTED_FILE: Final = "webcast.proto"
 MAX_NEW_DEPTH: Final = 4
 """New nested messages are guessed this deep; below, values are declared ``bytes``."""
 MIN_FIT_SCORE: Final = 3
-"""An existing type is proposed when its declared fields take at least this many sample fields (or it is the only
-type that takes them all)."""
+"""An existing type is proposed when its declared fields take at least this many sample fields (or two, when it is
+the only type that takes them all)."""
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _VARINT: Final = frozenset(
     {
         FieldDescriptor.TYPE_INT32,
@@ -145,7 +146,7 @@ def propose(survey: Survey, sources: Sequence[str] = ()) -> str:
             )
             if bad.sample is not None:
                 lines.append(f"#   e.g. {render(bad.sample, 300)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_clean(line) for line in lines) + "\n"
 
 
 def _by_owner(survey: Survey) -> dict[str, dict[int, tuple[_Values, FieldFinding, list[str]]]]:
@@ -320,7 +321,7 @@ def _guess_message(
     owner: str, number: int, views: list[RawFields], context: _Context, depth: int, notes: list[str]
 ) -> str:
     fits = _fitting_types(views)
-    if fits and (fits[0][0] >= MIN_FIT_SCORE or len(fits) == 1):
+    if fits and (fits[0][0] >= MIN_FIT_SCORE or (len(fits) == 1 and fits[0][0] > 1)):
         best = fits[0][1]
         others = ", ".join(name for _, name in fits[1:4])
         notes.append(
@@ -369,14 +370,20 @@ def _views(samples: Iterable[RawValue]) -> list[RawFields] | None:
 
 
 def _fitting_types(views: list[RawFields]) -> list[tuple[int, str]]:
-    """Existing message types whose declared fields take every sample, best first: (score, name)."""
-    ranked: list[tuple[int, int, str]] = []
-    for descriptor in _all_messages().values():
+    """Existing message types whose declared fields take every sample, best first: (score, name).
+
+    Best: the most sample fields declared compatibly; then the type most used in the schema; then the fewest
+    declared fields (the tightest fit)."""
+    uses = _uses()
+    ranked: list[tuple[int, int, int, str]] = []
+    for name, descriptor in _all_messages().items():
+        if name.startswith("Webcast") and "." not in name:
+            continue  # an event's whole message inside another message: not a guess worth making
         score = _fits_all(descriptor, views)
         if score is not None and score > 0:
-            ranked.append((-score, len(descriptor.fields), type_name(descriptor)))
+            ranked.append((-score, -uses[name], len(descriptor.fields), name))
     ranked.sort()
-    return [(-score, name) for score, _, name in ranked]
+    return [(-score, name) for score, _, _, name in ranked]
 
 
 def _fits_all(descriptor: Descriptor, views: Iterable[RawFields]) -> int | None:
@@ -394,7 +401,7 @@ def _fits(descriptor: Descriptor, view: RawFields, depth: int) -> int | None:
     score = 0
     for number, items in view.items():
         declared = descriptor.fields_by_number.get(number)
-        if declared is None:
+        if declared is None or (len(items) > 1 and not declared.is_repeated):
             return None
         for item in items:
             points = _value_fits(declared, item, depth)
@@ -472,6 +479,17 @@ def _all_messages() -> dict[str, Descriptor]:
     return found
 
 
+@cache
+def _uses() -> Counter[str]:
+    """How many fields of the schema have each message type: among types that fit equally, the common one wins."""
+    uses: Counter[str] = Counter()
+    for descriptor in _all_messages().values():
+        for declared in descriptor.fields:
+            if declared.message_type is not None:
+                uses[type_name(declared.message_type)] += 1
+    return uses
+
+
 def _message(name: str) -> Descriptor | None:
     from google.protobuf import descriptor_pool
 
@@ -523,5 +541,10 @@ def _sample_note(values: _Values) -> str:
 
 
 def _toml(value: str) -> str:
-    """A TOML basic string (JSON string escapes are valid TOML)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string (JSON string escapes are valid TOML; DEL, which JSON leaves as is, is escaped too)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _clean(line: str) -> str:
+    """``line`` without the control characters TOML forbids (in comments too): shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", line)
