@@ -317,17 +317,18 @@ class Survey:
     def summary(self) -> str:
         """One line: how many messages, and how many of them the schema does not fully cover."""
         if self.covered:
-            text = f"schema covers everything seen ({self.messages} messages)"
+            text = f"schema covers everything seen ({_times(self.messages, 'message')})"
         else:
-            parts = [f"{self.with_undeclared} of {self.messages} messages carried undeclared fields"]
+            parts = [f"{self.with_undeclared} of {_times(self.messages, 'message')} carried undeclared fields"]
             if self.methods:
-                parts.append(f"{self.unknown_payloads} of unknown methods ({len(self.methods)} methods)")
+                parts.append(
+                    f"{_times(self.unknown_payloads, 'message')} of {_times(len(self.methods), 'unknown method')}"
+                )
             if self.undecodable:
-                parts.append(f"{self.undecodable_payloads} did not decode")
+                parts.append(f"{_times(self.undecodable_payloads, 'message')} did not decode")
             text = "; ".join(parts)
         if self.unchecked:
-            total = sum(self.unchecked.values())
-            text += f"; {total} records had no payload bytes and could not be checked"
+            text += f"; {_times(sum(self.unchecked.values()), 'record')} could not be checked"
         return text
 
     def to_dict(self, sources: Iterable[str] = ()) -> dict[str, object]:

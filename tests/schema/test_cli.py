@@ -54,7 +54,7 @@ async def test_the_shared_fixtures_are_fully_covered() -> None:
 async def test_undeclared_fields_and_unknown_methods_exit_1(payload_dir: Path) -> None:
     code, out, err = await _run("schema", "unknowns", str(payload_dir))
     assert code == 1, err
-    assert "1 of 2 messages carried undeclared fields; 1 of unknown methods (1 methods)" in out
+    assert "1 of 2 messages carried undeclared fields; 1 message of 1 unknown method" in out
     assert "user.follow_info -> FollowInfo" in out and f"{NEW_METHOD}: 1 payload" in out
 
 
@@ -96,7 +96,7 @@ async def test_watch_report_unknown_counts_messages_with_undeclared_fields() -> 
     assert "alice: hi" in out
     summary = err[err.index("unknowns:") :]
     assert summary.startswith("unknowns: 1 of ")
-    assert "messages carried undeclared fields; 1 of unknown methods (1 methods)" in summary
+    assert "messages carried undeclared fields; 1 message of 1 unknown method" in summary
     assert "user.follow_info -> FollowInfo" in summary and NEW_METHOD in summary
     assert "tiktok-live schema unknowns FILE --propose" in summary
 

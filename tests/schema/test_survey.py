@@ -154,7 +154,7 @@ def test_text_report_groups_fields_by_where_they_sit() -> None:
     survey = Survey()
     survey.add_payload("WebcastChatMessage", chat_payload())
     text = survey.render_text()
-    assert text.splitlines()[0] == "1 of 1 messages carried undeclared fields"
+    assert text.splitlines()[0] == "1 of 1 message carried undeclared fields"
     assert "  user.follow_info -> FollowInfo" in text and "  (top level) -> WebcastChatMessage" in text
     assert "#2    length-delimited (text), declared as int64 follower_count" in text
     assert "up to 2 in one message" in text and 'e.g. "hello world"' in text
