@@ -14,34 +14,21 @@ from __future__ import annotations
 
 from typing import Final
 
+from tests.sdk.test_unknown import ldelim, vint
 from tiktok_live._generated.pb import webcast_pb2 as pb
 
 NEW_METHOD: Final = "WebcastBrandNewMessage"
 BINARY: Final = b"\xff\xfe\x00\x01\x80"
 
 
-def varint(value: int) -> bytes:
-    """``value`` as a protobuf varint (negative numbers as 64-bit two's complement)."""
-    value &= 2**64 - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def field_varint(number: int, value: int) -> bytes:
     """One varint field (wire type 0)."""
-    return varint(number << 3) + varint(value)
+    return vint(number, value)
 
 
 def field_bytes(number: int, data: bytes) -> bytes:
     """One length-delimited field (wire type 2)."""
-    return varint(number << 3 | 2) + varint(len(data)) + data
+    return ldelim(number, data)
 
 
 def chat_payload() -> bytes:

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.schema.conftest import NEW_METHOD, chat_payload, new_method_payload
+from tests.sdk.test_cli import _run
 from tiktok_live.testing import Simulator, comment, end, raw
 
-TIMEOUT = 60.0
-ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-ENV.pop("SIGN_API_KEY", None)
 PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "payloads"
-
-
-async def _run(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tiktok_live",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=ENV,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
 
 
 @pytest.fixture
