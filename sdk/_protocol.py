@@ -10,15 +10,16 @@ import logging
 import zlib
 from typing import Final
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
-from tiktok_live._base import BaseEvent, UnknownEvent
+from tiktok_live._base import BaseEvent, ProtoEvent, UnknownEvent
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live._generated.registry import REGISTRY
 from tiktok_live.errors import FrameDecodeError
 
 __all__ = [
     "DEFAULT_MAX_DECOMPRESSED_SIZE",
+    "decode_event",
     "decode_fetch_result",
     "decode_message",
     "decode_push_frame",
@@ -33,20 +34,25 @@ DEFAULT_MAX_DECOMPRESSED_SIZE: Final = 16 * 1024 * 1024
 """Upper bound on a decompressed frame payload (a gzip bomb stops here); real frames are a few KB to a few MB."""
 
 
-def decode_message(method: str, payload: bytes) -> BaseEvent:
+def decode_message(method: str, payload: bytes, msg_id: int = 0) -> BaseEvent:
     """Decode one message payload with its method's event class; never raises.
 
     Returns the method's event (decoded eagerly), or an :class:`UnknownEvent` when no class knows ``method`` or
     when the payload does not decode (then ``decode_error`` says why, and a warning is logged by method and size).
+    ``msg_id`` is the envelope's message id, kept on the event.
     """
-    event_class = REGISTRY.get(method)
+    return decode_event(REGISTRY.get(method), method, payload, msg_id)
+
+
+def decode_event(event_class: type[ProtoEvent[Message]] | None, method: str, payload: bytes, msg_id: int) -> BaseEvent:
+    """:func:`decode_message` with the registry lookup done by the caller (``protocol.Session`` does it once)."""
     if event_class is None:
-        return UnknownEvent(method, payload)
+        return UnknownEvent(method, payload, None, msg_id)
     try:
-        return event_class.from_bytes(payload)
+        return event_class.from_bytes(payload, msg_id)
     except DecodeError as error:
         logger.warning("payload of %s (%d bytes) did not decode: %s", method, len(payload), error)
-        return UnknownEvent(method, payload, error)
+        return UnknownEvent(method, payload, error, msg_id)
 
 
 def decode_push_frame(data: bytes) -> transport_pb2.PushFrame:
@@ -72,7 +78,8 @@ def frame_payload(frame: transport_pb2.PushFrame, max_size: int = DEFAULT_MAX_DE
     """The frame's payload, gunzipped when the ``compress_type`` header says gzip or the bytes start with gzip's
     magic; at most ``max_size`` bytes after decompression (FrameDecodeError beyond, and on corrupt gzip)."""
     payload = frame.payload
-    if frame_header(frame, "compress_type") == "gzip" or payload.startswith(GZIP_MAGIC):
+    # The magic bytes first: TikTok gzips every msg frame, and reading the headers costs more than the check.
+    if payload.startswith(GZIP_MAGIC) or frame_header(frame, "compress_type") == "gzip":
         return gunzip(payload, max_size)
     if len(payload) > max_size:
         raise FrameDecodeError(f"frame payload of {len(payload)} bytes exceeds the limit of {max_size}")

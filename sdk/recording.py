@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import RecordingError
 
 __all__ = [
     "FORMAT",
@@ -47,10 +47,6 @@ FLUSH_EVERY: Final = 1.0
 """Seconds between sync flushes of a recording being written."""
 
 Direction = Literal["in", "out"]
-
-
-class RecordingError(TikTokLiveError):
-    """A recording file is missing, not a recording, of an unsupported version, or corrupt."""
 
 
 class Recorder:

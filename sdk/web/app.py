@@ -30,6 +30,7 @@ from aiohttp.typedefs import Handler
 
 from tiktok_live import events
 from tiktok_live._base import BaseEvent
+from tiktok_live._generated.names import EVENT_SETS
 from tiktok_live.jsonl import event_to_json
 from tiktok_live.web._config import DEFAULT_DISPLAY_TIME, DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from tiktok_live.web.hub import DEFAULT_BACKLOG, KEEPALIVE, EventHub, compact_json, state_chunk
@@ -60,29 +61,11 @@ PAGES: Final = {
     "/overlay/goal": "goal.html",
 }
 """Page routes and the static HTML file each serves."""
-EVENT_TYPES: Final[tuple[type[BaseEvent], ...]] = (
-    events.CommentEvent,
-    events.GiftEvent,
-    events.LikeEvent,
-    events.JoinEvent,
-    events.FollowEvent,
-    events.ShareEvent,
-    events.RoomUserSeqEvent,
-    events.SubNotifyEvent,
-    events.EmoteChatEvent,
-    events.EnvelopeEvent,
-    events.PollEvent,
-    events.GoalUpdateEvent,
-    events.LinkMicBattleEvent,
-    events.QuestionNewEvent,
-    events.LivePauseEvent,
-    events.LiveUnpauseEvent,
-    events.LiveEndEvent,
-    events.ConnectEvent,
-    events.DisconnectEvent,
-    events.ReconnectEvent,
+EVENT_TYPES: Final[tuple[type[BaseEvent], ...]] = tuple(
+    getattr(events, name) for name in (*EVENT_SETS["core"], *EVENT_SETS["dashboard_connection"])
 )
-"""The events the server subscribes to and streams (``ErrorEvent`` is left out: it carries exception reprs)."""
+"""The events the server subscribes to and streams: codegen/events.toml's ``core`` and ``dashboard_connection``
+sets (``ErrorEvent`` is left out: it carries exception reprs)."""
 STATE_INTERVAL: Final = 0.25
 """Seconds between two ``state`` messages to one browser (changes in between are coalesced)."""
 WRITE_TIMEOUT: Final = 10.0

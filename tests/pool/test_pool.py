@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import time
+import typing
 from collections.abc import Callable
 
 import pytest
 
 from tests.pool.conftest import bounded, room_options, simulators
 from tiktok_live._base import BaseEvent
-from tiktok_live.client import ReconnectPolicy, TikTokLiveClient
+from tiktok_live.client import ClientConfig, ReconnectPolicy, TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
 from tiktok_live.events import CommentEvent, ConnectEvent, DisconnectEvent, GiftEvent, LikeEvent
-from tiktok_live.pool import DEFAULT_DEDUPE_SIZE, ClientOptions, PoolStream, RoomEvent, RoomPool, RoomState
+from tiktok_live.pool import (
+    DEFAULT_DEDUPE_SIZE,
+    ClientOptions,
+    PoolStream,
+    RoomEvent,
+    RoomOptions,
+    RoomPool,
+    RoomState,
+)
 from tiktok_live.testing import Faults, Simulator, comment, end, gift, like
 
 FAST_RECONNECT = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=3)
@@ -278,11 +288,17 @@ def test_constructor_checks_its_limits() -> None:
             RoomPool(**kwargs)  # type: ignore[arg-type]
 
 
-def test_client_options_are_the_clients_keyword_options() -> None:
+def test_client_options_are_the_config_fields_with_the_same_types() -> None:
+    fields = {field.name: field.type for field in dataclasses.fields(ClientConfig)}
+    options = typing.get_type_hints(ClientOptions)
+    config_hints = typing.get_type_hints(ClientConfig)
+    assert set(options) == set(fields)
+    assert options == {name: config_hints[name] for name in fields}
+    # The client takes the options as keywords besides its own per-instance arguments.
     parameters = inspect.signature(TikTokLiveClient.__init__).parameters
-    keywords = {name for name, parameter in parameters.items() if parameter.kind is parameter.KEYWORD_ONLY}
-    # The pool owns the session and the sign gate (its shared sign-rate limiter).
-    assert set(ClientOptions.__annotations__) == keywords - {"session", "sign_gate"}
+    assert {"room_id", "config", "session", "recorder", "sign_gate", "options"} <= set(parameters)
+    # A room's options are the client options plus its own room id and recorder.
+    assert set(typing.get_type_hints(RoomOptions)) == set(fields) | {"room_id", "recorder"}
 
 
 @bounded(5)
@@ -290,9 +306,9 @@ async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> Non
     pool = RoomPool(user_agent="pool-agent", watchdog_timeout=7.0)
     first = pool.add("@first")
     second = pool.add("@second", watchdog_timeout=3.0, dedupe_size=50)
-    assert first.client._user_agent == second.client._user_agent == "pool-agent"
-    assert (first.client._watchdog, second.client._watchdog) == (7.0, 3.0)
-    assert (first.client._dedupe_size, second.client._dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
+    assert first.client.config.user_agent == second.client.config.user_agent == "pool-agent"
+    assert (first.client.config.watchdog_timeout, second.client.config.watchdog_timeout) == (7.0, 3.0)
+    assert (first.client.config.dedupe_size, second.client.config.dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
     assert first.client._session is second.client._session is pool._http()
     assert first.client._session.connector is not None and first.client._session.connector.limit == 0
     await pool.close()
