@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
+    FleetError,
     FrameDecodeError,
     PermanentSinkError,
     ReconnectExhaustedError,
@@ -53,6 +54,7 @@ __all__ = [
     "BaseEvent",
     "ClientConfig",
     "EventStream",
+    "FleetError",
     "FrameDecodeError",
     "PermanentSinkError",
     "ReconnectExhaustedError",

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    from tiktok_live.fleet.cli import register as register_fleet
+
+    register_fleet(commands)
     from tiktok_live.schema.cli import add_report_option
     from tiktok_live.schema.cli import register as register_schema
 
@@ -126,9 +129,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
         return schema(args, out, err)
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live.fleet.cli import run as fleet
     from tiktok_live.web.cli import run as serve
 
-    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve}
+    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve, "fleet": fleet}
     runner = runners[args.command]
     code = EXIT_OK
     try:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PREFIX", "Lease", "RoomRecord", "Store", "WorkerRecord"]
 
 DEFAULT_PREFIX: Final = "tiktok-live"
+SIGN_GUARD: Final = 0.25
+"""Seconds at the end of a sign window in which no request starts (a tenth of the window when that is less)."""
 
 _ACQUIRE: Final = """
 -- KEYS: lease, fence, room; ARGV: worker, lease_ms
@@ -95,8 +97,9 @@ end
 return 1
 """
 _SIGN: Final = """
--- KEYS: counter key prefix, pause key; ARGV: n windows, then (seconds, max) pairs
--- Returns 0 when a request may go (counted in every window), else the ms to wait.
+-- KEYS: counter key prefix, pause key; ARGV: n windows, then (seconds, max, guard ms) triples
+-- Returns 0 when a request may go (counted in every window), else the ms to wait. No request starts in the last
+-- `guard` ms of a window: it could reach the sign server in the next one and be counted there.
 local now = redis.call('TIME')
 local ms = now[1] * 1000 + math.floor(now[2] / 1000)
 local pause = redis.call('PTTL', KEYS[2])
@@ -104,18 +107,19 @@ if pause > 0 then return pause end
 local n = tonumber(ARGV[1])
 local wait = 0
 for i = 0, n - 1 do
-  local seconds = tonumber(ARGV[2 + 2 * i])
-  local max = tonumber(ARGV[3 + 2 * i])
+  local seconds = tonumber(ARGV[2 + 3 * i])
+  local max = tonumber(ARGV[3 + 3 * i])
+  local guard = tonumber(ARGV[4 + 3 * i])
   local window = math.floor(ms / (seconds * 1000))
+  local left = (window + 1) * seconds * 1000 - ms
   local count = tonumber(redis.call('GET', KEYS[1] .. seconds .. ':' .. window) or '0')
-  if count >= max then
-    local left = (window + 1) * seconds * 1000 - ms
+  if count >= max or left <= guard then
     if left > wait then wait = left end
   end
 end
 if wait > 0 then return wait end
 for i = 0, n - 1 do
-  local seconds = tonumber(ARGV[2 + 2 * i])
+  local seconds = tonumber(ARGV[2 + 3 * i])
   local window = math.floor(ms / (seconds * 1000))
   local key = KEYS[1] .. seconds .. ':' .. window
   redis.call('INCR', key)
@@ -393,11 +397,16 @@ class Store:
 
     async def sign_wait(self, api_key: str | None, windows: Sequence[tuple[float, int]]) -> float:
         """Count one sign request for ``api_key`` if every fixed window (seconds, max) has room and no pause runs:
-        returns 0. Else counts nothing and returns the seconds to wait before asking again."""
+        returns 0. Else counts nothing and returns the seconds to wait before asking again.
+
+        Windows are aligned on Redis's clock (window ``n`` of ``s`` seconds is ``[n*s, (n+1)*s)`` since the epoch),
+        as a sign server counts them; no request starts in the last :data:`SIGN_GUARD` of a window (a tenth of a
+        short window), since it might reach the sign server in the next window and be counted there."""
         counters, pause = self.sign_keys(api_key)
         args: list[str | int] = [len(windows)]
         for seconds, maximum in windows:
-            args += [_window_seconds(seconds), maximum]
+            whole = _window_seconds(seconds)
+            args += [whole, maximum, int(min(SIGN_GUARD, whole / 10) * 1000)]
         wait_ms = int(await self._sign(keys=[counters, pause], args=args))
         return wait_ms / 1000
 

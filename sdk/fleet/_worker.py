@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from tiktok_live.errors import (
     UserOfflineError,
 )
 from tiktok_live.export._sink import Record
+from tiktok_live.fleet._admin import connect_redis
 from tiktok_live.fleet._gate import FleetGate
 from tiktok_live.fleet._store import DEFAULT_PREFIX, Lease, Store
 from tiktok_live.protocol import Received, Session
@@ -65,7 +66,6 @@ class _Held:
     client: TikTokLiveClient | None = None
     deadline: asyncio.TimerHandle | None = None
     state: str = "connecting"
-    offline: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Worker:
@@ -110,6 +110,7 @@ class Worker:
         self._stream, self._maxlen, self._sink_url = _export_target(to, redis_url)
         self._sign_limits = sign_limits
         self._held: dict[str, _Held] = {}
+        self._offline: dict[str, asyncio.Future[None]] = {}
         self._stopping = asyncio.Event()
         self._redis: redis.asyncio.Redis | None = None
         self._store: Store | None = None
@@ -143,27 +144,9 @@ class Worker:
 
     async def connect(self) -> Store:
         """Connect to the fleet's Redis; raises FleetError (with what to do) when it does not answer."""
-        if self._store is not None:
-            return self._store
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import RedisError
-
-        timeout = max(0.5, self.lease / 6)
-        client = redis.asyncio.Redis.from_url(
-            self.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
-        try:
-            await client.ping()
-        except (RedisError, OSError) as error:
-            await client.aclose()
-            raise FleetError(
-                f"the fleet's Redis at {_host(self.redis_url)} does not answer ({redact(str(error))}): check --redis "
-                "and that redis-server runs"
-            ) from error
-        self._redis = client
-        self._store = Store(client, self.prefix)
+        if self._store is None:
+            self._redis = await connect_redis(self.redis_url, max(0.5, self.lease / 6))
+            self._store = Store(self._redis, self.prefix)
         return self._store
 
     async def run(self) -> None:
@@ -180,6 +163,7 @@ class Worker:
         logger.info(
             "fleet worker %s: capacity %d, lease %g s, prefix %s", self.name, self.capacity, self.lease, self.prefix
         )
+        checker = asyncio.create_task(self._check_offline(), name="tiktok-live fleet live checks")
         try:
             while not self._stopping.is_set():
                 started = self._clock()
@@ -197,6 +181,8 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), wait)
         finally:
+            checker.cancel()
+            await asyncio.wait({checker})
             await self._shutdown(store)
 
     async def _shutdown(self, store: Store) -> None:
@@ -400,24 +386,55 @@ class Worker:
             await self._store.set_status(held.lease, **fields)
 
     async def _wait_live(self, held: _Held) -> None:
-        """Wait for the host's next LIVE: poll its live page every ``poll_interval`` seconds."""
-        handle = held.lease.handle
-        client = TikTokLiveClient(handle, config=self.config)
+        """Wait for the host's next LIVE: the worker's live checker looks at every offline room it holds together."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._offline[held.lease.handle] = waiter
+        try:
+            await waiter
+        finally:
+            if self._offline.get(held.lease.handle) is waiter:
+                del self._offline[held.lease.handle]
+
+    async def _check_offline(self) -> None:
+        """Every ``poll_interval`` seconds: find the current room id of each offline host (its live page), then ask
+        TikTok about all of them in one batched live check; wake the hosts that are live."""
+        lookups: dict[str, TikTokLiveClient] = {}
+        limit = asyncio.Semaphore(8)
         try:
             while True:
                 await asyncio.sleep(self.poll_interval)
+                waiting = {handle: waiter for handle, waiter in self._offline.items() if not waiter.done()}
+                for handle in set(lookups) - set(waiting):
+                    await lookups.pop(handle).disconnect()
+                if not waiting:
+                    continue
+
+                async def resolve(handle: str) -> tuple[str, int | None]:
+                    client = lookups.get(handle)
+                    if client is None:
+                        client = lookups[handle] = TikTokLiveClient(handle, config=self.config)
+                    async with limit:
+                        try:
+                            return handle, await client._lookup.resolve_room_id()
+                        except TikTokLiveError:
+                            return handle, None  # still offline (or the page failed: next time)
+
+                resolved = dict(await asyncio.gather(*(resolve(handle) for handle in waiting)))
+                ids = {room_id: handle for handle, room_id in resolved.items() if room_id}
+                if not ids:
+                    continue
+                checker = lookups[next(iter(ids.values()))]
                 try:
-                    room_id = await client._lookup.resolve_room_id()
-                    alive = await client._lookup.check_alive([room_id])
-                except UserOfflineError:
-                    continue
+                    alive = await checker._lookup.check_alive(sorted(ids))
                 except TikTokLiveError as error:
-                    logger.info("@%s: live check failed: %s", handle, error)
+                    logger.info("batched live check of %d rooms failed: %s", len(ids), error)
                     continue
-                if alive.get(room_id, True):
-                    return
+                for room_id, handle in ids.items():
+                    if alive.get(room_id, True) and not waiting[handle].done():
+                        waiting[handle].set_result(None)
         finally:
-            await client.disconnect()
+            for client in lookups.values():
+                await client.disconnect()
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
