@@ -423,12 +423,16 @@ class _Recorder:
         return _Attempt(segment, outcome, detail)
 
     def _progress(self, scanner: FlvScanner, number: int) -> None:
-        if self.on_progress is not None:
-            self.on_progress(
-                VideoProgress(
-                    self.saved + scanner.size, self.elapsed(), number, self.saved_media + scanner.media_seconds
-                )
-            )
+        if self.on_progress is None:
+            return
+        progress = VideoProgress(
+            self.saved + scanner.size, self.elapsed(), number, self.saved_media + scanner.media_seconds
+        )
+        try:
+            self.on_progress(progress)
+        except Exception:  # a failing callback must not stop the recording
+            logger.exception("on_progress failed; it is called no more")
+            self.on_progress = None
 
     def mark_dropped(self) -> None:
         if self.segments:
@@ -485,7 +489,12 @@ async def record_video(
             lookup=lookup, session=http, config=config, path=flv_target, duration=duration, on_progress=on_progress
         )
         logger.info("recording @%s (room %d, %s from %s) to %s", unique_id, room, chosen, host_of(url), flv_target)
-        stopped = await _record(recorder, room, chosen, url, config, rng or random.Random())
+        try:
+            stopped = await _record(recorder, room, chosen, url, config, rng or random.Random())
+        except VideoError as error:
+            if error.recording is None:  # what was saved before the failure goes with it
+                error.recording = recorder.result(chosen, None)
+            raise
         if remux:
             recorder.segments[:] = [await _remux(segment) for segment in recorder.segments]
         result = recorder.result(chosen, stopped)

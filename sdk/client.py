@@ -373,7 +373,8 @@ class TikTokLiveClient:
             config=self.config,
             cookies=dict(self._cookies),
             session=None if self._owns_session else self._session,
-            room_id=self._room_id,
+            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
+            room_id=self._room_id if self._room_id_given or self.connected else None,
             path=path,
             quality=quality,
             duration=duration,

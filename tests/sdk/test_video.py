@@ -188,6 +188,37 @@ async def test_a_stream_that_never_delivers_gives_up_after_the_policy(tmp_path: 
     assert names(tmp_path) == []  # empty segments are not kept
 
 
+async def test_an_answer_that_is_not_flv_is_a_video_error_keeping_what_was_saved(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    async with _sim(drop_after=12) as sim:
+        real = sim.video.handle
+
+        async def blocked_after_the_first(simulator: Simulator, request: web.Request) -> web.StreamResponse:
+            if sim.video.downloads == 0:
+                return await real(simulator, request)
+            return web.Response(text="<html>verify you are human</html>", content_type="text/html")
+
+        sim.video.handle = blocked_after_the_first  # type: ignore[method-assign]
+        with pytest.raises(VideoError, match="is not FLV") as raised:
+            await asyncio.wait_for(sim.client(reconnect=FAST).record_video(tmp_path / "live.flv"), TIMEOUT)
+    recording = raised.value.recording
+    assert recording is not None and [s.path.name for s in recording.segments] == ["live.flv"]
+    assert run_of(steps(tmp_path / "live.flv"), 0, 12) and names(tmp_path) == ["live.flv"]
+
+
+async def test_a_failing_progress_callback_does_not_stop_the_recording(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(progress: VideoProgress) -> None:
+        raise RuntimeError("callback bug")
+
+    async with _sim(tags=20) as sim:
+        result = await asyncio.wait_for(sim.client().record_video(tmp_path / "live.flv", on_progress=broken), TIMEOUT)
+    assert steps(result.segments[0].path) == list(range(20))
+    assert caplog.text.count("on_progress failed") == 1
+
+
 async def test_qualities_are_chosen_by_name_and_unknown_ones_list_the_offered(tmp_path: Path) -> None:
     async with _sim(tags=3) as sim:
         client = sim.client()
