@@ -36,6 +36,7 @@ FLV_QUALITIES: Final = ("origin", "uhd", "hd", "sd", "ld", "ao")
 LEGACY_QUALITIES: Final = {"FULL_HD1": "uhd", "HD1": "hd", "SD1": "sd", "SD2": "ld"}
 """The keys of ``flv_pull_url`` and the quality each names."""
 _STEP_MS: Final = 20
+_PATTERN: Final = bytes(range(256))
 _TAG_HEADER: Final = 11
 _SCRIPT: Final = 18
 _VIDEO: Final = 9
@@ -81,7 +82,9 @@ def media_tag(step: int, size: int, *, audio_only: bool = False) -> bytes:
     video = not audio_only and step % 2 == 0
     prefix = bytes([0x17 if step % 50 == 0 else 0x27, 0x01, 0, 0, 0]) if video else bytes([0xAF, 0x01])
     marker = prefix + b"SIM" + step.to_bytes(8, "big")
-    filler = bytes((step + i) & 0xFF for i in range(max(0, size - len(marker))))
+    length = max(0, size - len(marker))
+    start = step & 0xFF
+    filler = (_PATTERN * (length // 256 + 2))[start : start + length]  # byte i is (step + i) mod 256
     return flv_tag(_VIDEO if video else _AUDIO, step * _STEP_MS, marker + filler)
 
 
