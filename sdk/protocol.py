@@ -331,7 +331,7 @@ class Session:
             ended,
             heartbeats,
         )
-        kept = seen[len(seen) - dedupe_size :] if dedupe_size else []
+        kept = seen[max(0, len(seen) - dedupe_size) :] if dedupe_size else []  # the newest, oldest first
         session._order.extend(kept)
         session._seen.update(kept)
         return session
