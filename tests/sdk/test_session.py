@@ -720,6 +720,17 @@ def test_enter_room_joins_as_audience() -> None:
     assert session.room_id == 7_300_000_000_000_000_456 and session.heartbeats == 0
 
 
+def test_entering_the_room_again_restarts_the_heartbeat_sequence() -> None:
+    """Regression: after a reconnect the session went on counting, and TikTok expects 1 on every new socket."""
+    session = Session()
+    session.enter_room(5)
+    for _ in range(3):
+        session.heartbeat(5)
+    session.enter_room(5)  # the next socket
+    frame = transport_pb2.PushFrame.FromString(session.heartbeat(5))
+    assert transport_pb2.HeartbeatMessage.FromString(frame.payload).send_packet_seq_id == 1
+
+
 # ── fetch results without a frame ───────────────────────────────────────────────────────────────────────────────
 
 
