@@ -38,9 +38,10 @@ class FakeClock:
 
     :meth:`sleep` records each requested delay in ``sleeps``, advances the clock by it and yields to the event
     loop once (so other tasks run as they would during a real sleep), without waiting for any real time.
+    Tests use delays that are exact in binary (1/16 s, not 0.05 s), so that time adds up exactly.
     """
 
-    def __init__(self, start: float = 1_000.0) -> None:
+    def __init__(self, start: float = 0.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
 
