@@ -299,8 +299,10 @@ async def test_cancelling_connect_closes_cleanly() -> None:
     async with _sim() as sim:
         sim.script(comment("a", "x"), frame(comment("a", "y"), delay=30.0))
         client = sim.client()
+        seen: list[CommentEvent] = []
+        client.add_listener(CommentEvent, seen.append)
         task = asyncio.create_task(client.connect())
-        await asyncio.sleep(0.5)
+        await wait_for_condition(lambda: len(seen) == 1 and client.connected, TIMEOUT)  # mid-show
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
