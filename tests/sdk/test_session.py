@@ -12,8 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -143,15 +142,7 @@ CAPTURED: Final = _captured()
 """The captured payloads of ../shared/fixtures (empty when the folder is absent)."""
 needs_fixtures = pytest.mark.skipif(not CAPTURED, reason=MISSING_FIXTURES)
 
-
-@pytest.fixture(autouse=True)
-def _quiet_decode_warnings() -> Iterator[None]:
-    """Corrupt payloads log a warning each; keep the output of the property tests readable."""
-    logger = logging.getLogger("tiktok_live")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_decode_warnings")
 
 
 def _json_round_trip(session: Session) -> Session:
