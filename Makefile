@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "tiktok-live needs Python 3.11+ (got $$($(PY) -V))"; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
+	$(PY) -m pip install -q -e '.[dev,docs]' --config-settings editable_mode=strict
 	@touch $@
 
 install: $(STAMP)
