@@ -170,6 +170,8 @@ class Schema:
     connection: tuple[DerivedEvent, ...] = ()
     messages: tuple[Message, ...] = ()
     helpers: tuple[str, ...] = ()
+    sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Named event sets from events.toml's ``[sets]`` table, by name: (name, class names)."""
 
     @property
     def registry(self) -> tuple[tuple[str, Event], ...]:

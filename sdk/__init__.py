@@ -11,11 +11,18 @@ from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
     FrameDecodeError,
+    PermanentSinkError,
+    ReconnectExhaustedError,
+    RecordingError,
+    RequestError,
     RoomIdNotFoundError,
+    ScenarioError,
     SignAPIError,
     SignAPIKeyError,
     SignatureRateLimitError,
+    SnapshotError,
     TikTokLiveError,
+    UsageError,
     UserNotFoundError,
     UserOfflineError,
     WebcastBlockedError,
@@ -23,13 +30,13 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
-    from tiktok_live.client import EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
 
 __version__ = "0.1.0"
 """The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
-_LAZY = frozenset({"EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+_LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
 
 
 def __getattr__(name: str) -> object:
@@ -45,17 +52,25 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
+    "ClientConfig",
     "EventStream",
     "FrameDecodeError",
+    "PermanentSinkError",
+    "ReconnectExhaustedError",
     "ReconnectPolicy",
+    "RecordingError",
+    "RequestError",
     "RoomIdNotFoundError",
     "RoomInfo",
+    "ScenarioError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
+    "SnapshotError",
     "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
+    "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
     "WebSocketRejectedError",

@@ -9686,7 +9686,7 @@ class StarCommentNotificationEvent(ProtoEvent[webcast_pb2.WebcastStarCommentNoti
         return self._proto.star_comment_action
 
     @property
-    def msg_id(self) -> int:
+    def msg_id_(self) -> int:
         """Field 3 ``msg_id`` (int64)."""
         return self._proto.msg_id
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
 
 from aiohttp import web
 
@@ -33,7 +33,12 @@ from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 
 if TYPE_CHECKING:
+    import aiohttp
+
+    from tiktok_live._config import ClientConfig, ClientOptions
+    from tiktok_live._sign import SignGate
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.recording import Recorder
 
 __all__ = ["HandshakeRejection", "SignRequest", "Simulator"]
 
@@ -305,13 +310,39 @@ class Simulator:
         """The WebSocket URL the sign bundle hands out (``push_server``)."""
         return f"ws://{self.host}:{self.port}{WS_PATH}"
 
-    def client(self, **kwargs: object) -> TikTokLiveClient:
-        """A :class:`~tiktok_live.TikTokLiveClient` for this host, with every base URL pointed here; ``kwargs`` go
-        to the client (and may override the URLs)."""
+    def config(self, **options: Unpack[ClientOptions]) -> ClientConfig:
+        """The connection options of a client of this simulator: every base URL pointed here and, when the
+        simulator announces a heartbeat period shorter than a client accepts from a server, that period set
+        explicitly; ``options`` override."""
+        from tiktok_live._config import ClientConfig
+        from tiktok_live._websocket import MIN_HEARTBEAT
+
+        base = ClientConfig(web_url=self.url, webcast_url=self.url, sign_url=self.url)
+        if self.ping_interval < MIN_HEARTBEAT:
+            base = base.replace(heartbeat_interval=self.ping_interval)
+        return base.replace(**options) if options else base
+
+    def client(
+        self,
+        *,
+        room_id: int | None = None,
+        recorder: Recorder | None = None,
+        session: aiohttp.ClientSession | None = None,
+        sign_gate: SignGate | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> TikTokLiveClient:
+        """A :class:`~tiktok_live.TikTokLiveClient` for this host, configured by :meth:`config` (``options`` may
+        override the URLs); the other arguments go to the client as they are."""
         from tiktok_live.client import TikTokLiveClient
 
-        options: dict[str, object] = {"web_url": self.url, "webcast_url": self.url, "sign_url": self.url, **kwargs}
-        return TikTokLiveClient(f"@{self.user}", **options)  # type: ignore[arg-type]  # checked by the client
+        return TikTokLiveClient(
+            f"@{self.user}",
+            room_id=room_id,
+            config=self.config(**options),
+            recorder=recorder,
+            session=session,
+            sign_gate=sign_gate,
+        )
 
     # ── the script ──────────────────────────────────────────────────────────────────────────────────────────
 
