@@ -23,9 +23,9 @@ from pyee.asyncio import AsyncIOEventEmitter
 
 from tiktok_live._base import BaseEvent
 from tiktok_live._connection import ErrorEvent
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import HandlerOverloadError
 
-__all__ = ["DEFAULT_MAX_IN_FLIGHT", "E", "Emitter", "Handler", "HandlerOverloadError"]
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "E", "Emitter", "Handler"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,6 @@ DEFAULT_MAX_IN_FLIGHT: Final = 1_000
 under a few hundred events a second stay well below it; a handler that never keeps up would otherwise pile up
 tasks without end (~9 KB each: 100,000 tasks took 880 MB)."""
 _REPORT_EVERY: Final = 1_000
-
-
-class HandlerOverloadError(TikTokLiveError):
-    """Async handlers fell behind: ``limit`` calls were running, so a new call was not started (``dropped`` so far).
-
-    Reported in an :class:`ErrorEvent` whose ``event`` is the event not handled. Make the handler faster, hand the
-    work to a queue of your own, or raise the limit."""
-
-    def __init__(self, dropped: int, limit: int) -> None:
-        self.dropped = dropped
-        self.limit = limit
-        super().__init__(
-            f"async handlers are not keeping up: {limit} calls are running, so {dropped} handler call(s) were "
-            "dropped so far; make the handlers faster, queue the work yourself, or raise max_in_flight"
-        )
 
 
 class _BoundedEmitter(AsyncIOEventEmitter):

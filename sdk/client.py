@@ -115,7 +115,7 @@ class TikTokLiveClient:
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
-        self._emitter = Emitter()
+        self._emitter = Emitter(self.config.max_handlers_in_flight)
         self._emitter.on_change = self._recompute
         self._streams: list[EventStream[BaseEvent]] = []
         self._stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
@@ -166,6 +166,12 @@ class TikTokLiveClient:
     def session(self) -> Session:
         """The protocol state of the current room (cursor, duplicate window); see :mod:`tiktok_live.protocol`."""
         return self._connection.session
+
+    @property
+    def dropped_handler_calls(self) -> int:
+        """Async handler calls dropped because ``max_handlers_in_flight`` were running (each reported in an
+        ``ErrorEvent`` carrying ``HandlerOverloadError``)."""
+        return self._emitter.dropped
 
     @property
     def decoded_messages(self) -> int:

@@ -1,4 +1,5 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay, events and serve (:mod:`tiktok_live.web`).
+"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`) and schema
+(:mod:`tiktok_live.schema.cli`).
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.fleet.cli import register as register_fleet
 
     register_fleet(commands)
+    from tiktok_live.schema.cli import add_report_option
+    from tiktok_live.schema.cli import register as register_schema
+
+    register_schema(commands)
+    for command in (watch, record):
+        add_report_option(command)
     return parser
 
 
@@ -119,6 +126,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return events_command(args, out)
         except UsageError as error:
             parser.error(str(error))
+    if args.command == "schema":
+        from tiktok_live.schema.cli import run as schema
+
+        return schema(args, out, err)
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
     from tiktok_live.fleet.cli import run as fleet
     from tiktok_live.web.cli import run as serve

@@ -64,7 +64,11 @@ def _default_events(json_mode: bool) -> tuple[str, ...]:
 
 async def watch(args: argparse.Namespace, printer: Printer) -> int:
     """``watch``: one room printed by its client, or several (or an export) through a pool."""
+    from tiktok_live.schema.cli import watch_unknowns
+
     if len(args.user) > 1 or args.to is not None:
+        if args.report_unknown:
+            raise UsageError("--report-unknown watches one room without --to; record rooms and run `schema unknowns`")
         from tiktok_live.export.cli import watch_many
 
         return await watch_many(args, printer, args.user, args.to)
@@ -75,6 +79,8 @@ async def watch(args: argparse.Namespace, printer: Printer) -> int:
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
+        if args.report_unknown:
+            printer.unknowns = watch_unknowns(client)
         await client.connect()
     return EXIT_OK
 
@@ -106,6 +112,7 @@ async def record(args: argparse.Namespace, printer: Printer) -> int:
     """``record``: watch one room and save every frame to ``args.file``."""
     from tiktok_live.client import normalize_unique_id
     from tiktok_live.recording import Recorder
+    from tiktok_live.schema.cli import watch_unknowns
 
     classes = resolve_events(args.events, _default_events(args.json))
     with Recorder(args.file, unique_id=normalize_unique_id(args.user), keep_cookies=args.keep_cookies) as recorder:
@@ -114,6 +121,8 @@ async def record(args: argparse.Namespace, printer: Printer) -> int:
             printer.room_id = lambda: client.room_id
             printer.stop_client_on_closed_output(client)
             _subscribe(client, classes, printer)
+            if args.report_unknown:
+                printer.unknowns = watch_unknowns(client)
             try:
                 await client.connect()
             finally:

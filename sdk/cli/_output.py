@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from tiktok_live._base import BaseEvent
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.schema.cli import UnknownTally
 
 __all__ = ["Printer", "Stats", "Style"]
 
@@ -64,6 +65,8 @@ class Printer:
         self.closed_output = False
         """Set when stdout's reader went away (a closed pipe): nothing more is printed."""
         self.stop: Callable[[], None] | None = None
+        self.unknowns: UnknownTally | None = None
+        """Set by ``--report-unknown``: its summary ends the run's summary."""
 
     def handle(self, event: BaseEvent) -> None:
         """Count, then print one event. When the reader of stdout has gone (``| head``), stop the client."""
@@ -210,7 +213,7 @@ class Printer:
         return (
             f"summary: {elapsed:.1f} s, {st.messages} messages ({st.rate():.1f}/s), peak viewers {st.peak_viewers}, "
             f"likes {st.likes}, diamonds {st.diamonds}, reconnects {st.reconnects}\n  events: {top or 'none'}"
-        )
+        ) + (f"\n{self.unknowns.summary()}" if self.unknowns is not None else "")
 
     def close(self) -> None:
         """Remove the status line."""

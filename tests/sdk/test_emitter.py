@@ -9,8 +9,8 @@ import pytest
 
 from tiktok_live import TikTokLiveClient
 from tiktok_live._connection import ErrorEvent
-from tiktok_live._emitter import DEFAULT_MAX_IN_FLIGHT, Emitter, HandlerOverloadError
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live._emitter import DEFAULT_MAX_IN_FLIGHT, Emitter
+from tiktok_live.errors import HandlerOverloadError, TikTokLiveError
 from tiktok_live.events import CommentEvent, UnknownEvent
 from tiktok_live.testing import Simulator, comment, end
 
@@ -49,7 +49,7 @@ async def test_a_flood_into_a_slow_async_handler_keeps_at_most_the_limit_in_flig
     assert [type(report.exception) for report in reports] == [HandlerOverloadError] * len(warnings)
     first = reports[0]
     assert isinstance(first.exception, TikTokLiveError) and first.exception.dropped == 1
-    assert first.exception.limit == DEFAULT_MAX_IN_FLIGHT and "max_in_flight" in str(first.exception)
+    assert first.exception.limit == DEFAULT_MAX_IN_FLIGHT and "max_handlers_in_flight" in str(first.exception)
     assert isinstance(first.event, UnknownEvent) and first.event.method == f"Method{DEFAULT_MAX_IN_FLIGHT}"
 
     release.set()
