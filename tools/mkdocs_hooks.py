@@ -37,7 +37,7 @@ def _without_generated(submodules: _Submodules) -> _Submodules:
 def on_startup(**_: object) -> None:
     """Make griffe skip ``tiktok_live._generated`` (once per process)."""
     if not hasattr(griffe.ModuleFinder.submodules, "__wrapped__"):
-        griffe.ModuleFinder.submodules = _without_generated(griffe.ModuleFinder.submodules)  # type: ignore[method-assign]
+        griffe.ModuleFinder.submodules = _without_generated(griffe.ModuleFinder.submodules)  # type: ignore[method-assign, assignment]
 
 
 def _code(match: re.Match[str]) -> str:

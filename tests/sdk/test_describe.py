@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 
 import pytest
 from google.protobuf.descriptor import Descriptor
 
+from tests.sdk.test_cli import _run
 from tiktok_live._describe import describe_type, field_types, find_type, similar_types, type_names
 from tiktok_live._generated.pb import webcast_pb2 as pb
 
-ENV = {**os.environ, "NO_COLOR": "1"}
-
 
 async def _events(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tiktok_live",
-        "events",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=ENV,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    return await _run("events", *args)
 
 
 async def test_events_user_shows_the_message_fields() -> None:
