@@ -5,7 +5,7 @@ A :class:`Scenario` is a tuple of :class:`Step` s; each step is one push frame h
 
 - ``"default"``: a realistic ~20-second show, seeded: joins, comments, likes, gift streaks and an expensive gift,
   follows, shares, rising viewer counts, a battle, a goal, a poll, pause/unpause, then the end of the LIVE;
-- ``"fixtures"``: every captured payload of ``../shared/fixtures/payloads`` (method from its manifest);
+- ``"fixtures"``: every captured payload of a fixtures folder (:func:`fixtures_scenario`; method from its manifest);
 - ``"empty"``: no steps (the socket closes with 1000 right after the enter-room reply).
 """
 
@@ -218,7 +218,7 @@ def _fixture_roots(explicit: Path | None) -> Iterable[Path]:
         yield Path(env)
     yield Path.cwd().parent / "shared" / "fixtures"
     yield Path.cwd() / "shared" / "fixtures"
-    # A source checkout: <root>/../shared/fixtures beside the project (sdk/testing/ is two levels down).
+    # A source checkout: shared/fixtures beside the project's root folder (sdk/testing/ is two levels down).
     yield Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
 
@@ -226,7 +226,7 @@ def fixtures_scenario(seed: int = 0, host: str = "simulator", *, fixtures_dir: P
     """Every captured payload of the fixtures folder, one per frame, 0.1 s apart, in manifest order.
 
     The folder holds ``manifest.json`` and ``payloads/``; it is ``fixtures_dir`` or ``$TIKTOK_LIVE_FIXTURES``, else
-    ``../shared/fixtures`` (from the working directory or the source checkout). Raises :class:`ScenarioError` when
+    a ``shared/fixtures`` folder beside the working directory or the source checkout. Raises :class:`ScenarioError` when
     none exists. ``seed`` and ``host`` are unused: the payloads are sent exactly as captured.
     """
     del seed, host

@@ -1,6 +1,6 @@
 """The simulator: TikTok's web pages, webcast API, sign server and push WebSocket on one local origin.
 
-Routes (all on ``Simulator.url``; protocol.md §2-§4):
+Routes (all on ``Simulator.url``, at TikTok's paths):
 
 - ``GET /@{user}/live``: the live page with its ``SIGI_STATE`` JSON;
 - ``GET /api-live/user/room/``: the user/room API;
