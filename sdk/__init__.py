@@ -20,6 +20,7 @@ from tiktok_live.errors import (
     RequestError,
     RoomIdNotFoundError,
     ScenarioError,
+    SchemaSourceError,
     SignAPIError,
     SignAPIKeyError,
     SignatureRateLimitError,
@@ -35,10 +36,11 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
-    from tiktok_live._video import VideoProgress, VideoRecording, VideoSegment, VideoStop
     from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
+"""The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
 _LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
@@ -53,7 +55,7 @@ def __getattr__(name: str) -> object:
         globals()[name] = value
         return value
     if name in _LAZY_VIDEO:
-        from tiktok_live import _video
+        from tiktok_live import video as _video
 
         found: object = getattr(_video, name)
         globals()[name] = found
@@ -78,6 +80,7 @@ __all__ = [
     "RoomIdNotFoundError",
     "RoomInfo",
     "ScenarioError",
+    "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",

@@ -45,7 +45,7 @@ from tiktok_live.protocol import Received, Session
 from tiktok_live.recording import Recorder, SignRecord, read_recording
 
 if TYPE_CHECKING:
-    from tiktok_live._video import VideoProgress, VideoRecording
+    from tiktok_live.video import VideoProgress, VideoRecording
 
 __all__ = [
     "DEFAULT_SIGN_URL",
@@ -366,7 +366,7 @@ class TikTokLiveClient:
         called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
         VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
         """
-        from tiktok_live._video import record_video
+        from tiktok_live.video import record_video
 
         return await record_video(
             unique_id=self.unique_id,

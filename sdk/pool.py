@@ -45,7 +45,7 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Self, TypeVar, Unpack, overload
 
@@ -305,6 +305,8 @@ class RoomPool:
     ``proxy``; not with ``session``); a proxy is benched for ``proxy_bench_time`` seconds after
     ``proxy_failures`` failed connects in a row. ``config`` and the other keyword options
     (:class:`ClientOptions`) go to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here.
+    ``clock`` and ``sleep``: what the sign limiters and proxy benches read the time with and wait with
+    (injectable, for tests).
 
     An async context manager: ``async with RoomPool() as pool`` starts it and closes it on exit.
     """
@@ -321,6 +323,8 @@ class RoomPool:
         proxy_failures: int = 3,
         proxy_bench_time: float = 300.0,
         config: ClientConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **client_options: Unpack[ClientOptions],
     ) -> None:
         if max_connecting < 1:
@@ -336,12 +340,13 @@ class RoomPool:
         base = config if config is not None else ClientConfig(dedupe_size=DEFAULT_DEDUPE_SIZE)
         self.config: ClientConfig = base.replace(**client_options) if client_options else base
         """The connection options every room's client starts from (frozen)."""
-        self._clock: Callable[[], float] = time.monotonic
+        self._clock = clock
         self._proxies = self._check_proxies(proxies, session, proxy_failures, proxy_bench_time)
         self.proxy_failures = proxy_failures
         self.proxy_bench_time = proxy_bench_time
         self._session = session
         self._sessions: dict[str | None, aiohttp.ClientSession] = {}
+        self._sleep = sleep
         self._connect_slots = asyncio.Semaphore(max_connecting)
         self._rooms: dict[str, Room] = {}
         self._streams: list[PoolStream[BaseEvent]] = []
@@ -736,7 +741,7 @@ class RoomPool:
             limiter = self._limiters.get(key)
             if limiter is None:
                 if self.sign_rate is not None:
-                    limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst)
+                    limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst, clock=self._clock, sleep=self._sleep)
                 else:
                     published = await read_rate_limits(
                         self._http(proxy),
@@ -744,8 +749,10 @@ class RoomPool:
                         api_key,
                         proxy=request_proxy(proxy),
                         max_body=self.config.max_body_size,
+                        clock=self._clock,
+                        sleep=self._sleep,
                     )
-                    limiter = published or SignLimiter()
+                    limiter = published or SignLimiter(clock=self._clock, sleep=self._sleep)
                 self._limiters[key] = limiter
                 logger.info("sign limits for %s: %r", _limiter_name(*key), limiter)
         return limiter

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Final, TextIO
 from tiktok_live.errors import UsageError, VideoQualityError
 
 if TYPE_CHECKING:
-    from tiktok_live._video import VideoProgress, VideoRecording
     from tiktok_live.cli._output import Printer
+    from tiktok_live.video import VideoProgress, VideoRecording
 
 __all__ = ["ProgressLine", "format_size", "register", "run"]
 
@@ -125,10 +125,10 @@ def _report(recording: VideoRecording) -> str:
 
 async def run(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live video``: record until the LIVE ends, ``--duration`` or Ctrl-C."""
-    from tiktok_live._video import VideoRecording
     from tiktok_live.cli._commands import make_client, maybe_simulator
     from tiktok_live.cli._common import EXIT_OK
     from tiktok_live.errors import VideoError
+    from tiktok_live.video import VideoRecording
 
     progress = ProgressLine(printer.err, enabled=printer.err.isatty())  # no colour in it: NO_COLOR does not matter
     async with maybe_simulator(args) as simulator:

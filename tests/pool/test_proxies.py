@@ -79,8 +79,7 @@ async def test_with_every_proxy_failing_rooms_fail_and_each_proxy_is_benched() -
 async def test_a_bench_ends_and_only_address_failures_count() -> None:
     now = 1000.0
     async with simulators(1) as (sim,):
-        pool = RoomPool(proxies=["socks5://127.0.0.1:9", "socks5://127.0.0.1:10"], proxy_failures=2)
-        pool._clock = lambda: now
+        pool = RoomPool(proxies=["socks5://127.0.0.1:9", "socks5://127.0.0.1:10"], proxy_failures=2, clock=lambda: now)
         try:
             first, second = pool.proxies
             missing = pool.add("@nobody_here", **room_options(sim))  # through the first proxy

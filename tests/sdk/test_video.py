@@ -20,10 +20,10 @@ import pytest
 
 from tests.socks_proxy import socks_proxy
 from tiktok_live import ReconnectPolicy, UserOfflineError, VideoError, VideoQualityError
-from tiktok_live._video import QUALITIES, FlvScanner, VideoProgress, VideoStop, flv_urls, pick_quality, segment_path
 from tiktok_live.events import CommentEvent
 from tiktok_live.testing import Simulator, comment, end
 from tiktok_live.testing._video import flv_header, flv_tag, media_tag
+from tiktok_live.video import QUALITIES, FlvScanner, VideoProgress, VideoStop, flv_urls, pick_quality, segment_path
 
 TIMEOUT = 20.0
 FAST = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=2)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tests.sdk.test_cli import ENV, TIMEOUT, _origins, _run
 from tests.sdk.test_video import names, steps
-from tiktok_live._video import VideoProgress
 from tiktok_live.cli._video import ProgressLine, format_size
 from tiktok_live.testing import Simulator
+from tiktok_live.video import VideoProgress
 
 
 def _sim(**video: object) -> Simulator:

@@ -51,7 +51,6 @@ __all__ = [
     "VideoStop",
     "flv_urls",
     "pick_quality",
-    "record_video",
     "segment_path",
 ]
 
