@@ -18,6 +18,7 @@ from yarl import URL
 __all__ = [
     "Answer",
     "BodyTooLargeError",
+    "ClientFailure",
     "CrossOriginRedirectError",
     "FetchError",
     "RedirectError",
@@ -30,6 +31,7 @@ __all__ = [
     "number",
     "redact",
     "safe_error",
+    "scrub",
     "to_int",
 ]
 
@@ -54,6 +56,27 @@ def safe_error(error: BaseException) -> str:
     return redact(str(error)) or type(error).__name__
 
 
+class ClientFailure(aiohttp.ClientError):
+    """An aiohttp error that named the request's URL (``ClientResponseError``, ``InvalidURL``): the same failure
+    with its text redacted and nothing attached. aiohttp's original carries the URL, query included (a session id,
+    a signature), and the request headers (the API key); chained as a cause it would print them in any traceback."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.kind = type(error).__name__
+        """The class name of the aiohttp error this stands for."""
+        self.status: int | None = getattr(error, "status", None) or None
+        """Its HTTP status, when it had one."""
+        super().__init__(f"{self.kind}: {safe_error(error)}")
+
+
+def scrub(error: BaseException) -> BaseException:
+    """``error`` fit to be chained as a cause: a :class:`ClientFailure` for aiohttp errors that carry the request
+    (URL and headers), else ``error`` itself."""
+    if isinstance(error, aiohttp.ClientResponseError | aiohttp.InvalidURL):
+        return ClientFailure(error)
+    return error
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """An HTTP answer read to the end (at most the size limit): status, headers and body."""
@@ -72,7 +95,7 @@ class BodyTooLargeError(FetchError):
 
 
 class RedirectError(FetchError):
-    """Too many redirects."""
+    """Too many redirects, or a redirect to a location that is not a URL."""
 
 
 class CrossOriginRedirectError(FetchError):
@@ -101,8 +124,8 @@ async def get(
     Redirects are followed by hand, and only within the URL's origin (scheme, host, port): headers such as
     ``X-Api-Key`` and cookies must never reach another host (aiohttp strips only ``Authorization``). With
     ``follow_redirects=False`` a redirect is returned as the answer. ``time_limit`` overrides the session's
-    timeout. Raises a :class:`FetchError`,
-    ``aiohttp.ClientError`` or ``TimeoutError``.
+    timeout. Raises a :class:`FetchError`, ``aiohttp.ClientError`` (never one that carries the request: see
+    :func:`scrub`) or ``TimeoutError``.
     """
     origin = _origin(url)
     target = url
@@ -117,28 +140,40 @@ async def get(
             allow_redirects=False,
             timeout=time_limit if time_limit is not None else session.timeout,
         )
-        async with request as response:
-            location = response.headers.get("Location") if 300 <= response.status < 400 else None
-            if location is None or not follow_redirects:
-                body = await _read(response, max_body)
-                return Answer(response.status, response.headers, body)
-            following = str(response.url.join(URL(location)))
+        try:
+            async with request as response:
+                location = response.headers.get("Location") if 300 <= response.status < 400 else None
+                if location is None or not follow_redirects:
+                    body = await _read(response, max_body)
+                    return Answer(response.status, response.headers, body)
+                following = _join(response.url, location)
+        except (aiohttp.ClientResponseError, aiohttp.InvalidURL) as error:
+            raise ClientFailure(error) from None
         if _origin(following) != origin:
             raise CrossOriginRedirectError(_origin(url, port=False), _origin(following, port=False))
         target, query = following, None
     raise RedirectError(f"more than {MAX_REDIRECTS} redirects")
 
 
+def _join(base: URL, location: str) -> str:
+    try:
+        return str(base.join(URL(location)))
+    except ValueError as error:  # yarl: e.g. "http://[bad", a port out of range
+        raise RedirectError(f"a redirect to a location that is not a URL ({error})") from None
+
+
 async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
     declared = response.content_length
     if declared is not None and declared > limit:
-        raise BodyTooLargeError(f"the answer is {declared} bytes, over the limit of {limit}")
+        raise BodyTooLargeError(
+            f"the answer is {declared} bytes, over the limit of {limit} (max_body_size); refused unread"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise BodyTooLargeError(f"the answer is over the limit of {limit} bytes")
+            raise BodyTooLargeError(f"the answer is over the limit of {limit} bytes (max_body_size); reading stopped")
         chunks.append(chunk)
     return b"".join(chunks)
 
