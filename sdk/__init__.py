@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
+    FleetError,
     FrameDecodeError,
+    HandlerOverloadError,
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
@@ -53,7 +55,9 @@ __all__ = [
     "BaseEvent",
     "ClientConfig",
     "EventStream",
+    "FleetError",
     "FrameDecodeError",
+    "HandlerOverloadError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",

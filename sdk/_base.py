@@ -110,7 +110,12 @@ class ProtoEvent(BaseEvent, Generic[M]):
         ``msg_id`` is the envelope's message id, if known."""
         proto = cls.PROTO()
         proto.ParseFromString(payload)
-        return cls(proto, payload, msg_id)  # type: ignore[arg-type]  # PROTO is this class's M, by construction
+        # The constructor's work, inlined: this runs once per decoded message on the hot path.
+        event = cls.__new__(cls)
+        event._payload = payload
+        event._msg_id = msg_id
+        event._proto = proto  # type: ignore[assignment]  # PROTO is this class's M, by construction
+        return event
 
     @property
     def proto(self) -> M:

@@ -96,6 +96,7 @@ class ClientOptions(TypedDict, total=False):
     session_id: str | None
     tt_target_idc: str
     strict: bool
+    max_handlers_in_flight: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +151,9 @@ class ClientConfig:
     """TikTok's data-center cookie, sent with requests (and to the sign server with a session id)."""
     strict: bool = False
     """Tests: re-raise the first exception a handler raised from ``connect()`` / ``run()`` once the stream ends."""
+    max_handlers_in_flight: int = 1_000
+    """Async handler calls running at once at most; beyond, a call is dropped, counted and reported in an
+    ``ErrorEvent`` (``HandlerOverloadError``) rather than piling up tasks without bound."""
 
     def __post_init__(self) -> None:
         key = self.sign_api_key if self.sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None
@@ -175,6 +179,8 @@ class ClientConfig:
                 raise ValueError(f"{name} must be positive")
         if self.dedupe_size < 0:
             raise ValueError("dedupe_size cannot be negative")
+        if self.max_handlers_in_flight < 1:
+            raise ValueError("max_handlers_in_flight must be at least 1")
 
     @property
     def reconnect_policy(self) -> ReconnectPolicy:

@@ -23,7 +23,7 @@ import aiohttp
 from tiktok_live._base import BaseEvent
 from tiktok_live._config import ClientConfig
 from tiktok_live._connection import ConnectEvent, ReconnectEvent
-from tiktok_live._http import browser_params, number, safe_error
+from tiktok_live._http import browser_params, number, safe_error, scrub
 from tiktok_live._lookup import RoomLookup
 from tiktok_live._sign import Bundle, SignClient
 from tiktok_live.errors import (
@@ -112,6 +112,9 @@ class Connection:
         """Seconds between heartbeats on the current socket: ``heartbeat_interval`` when the user set it, else the
         server's announced period clamped to [:data:`MIN_HEARTBEAT`, :data:`MAX_HEARTBEAT`], else 10 (0 before
         the first socket)."""
+        self.frame_hook: Callable[[Received], Awaitable[None]] | None = None
+        """Awaited with every frame's result (the bundle's too) before it is acked and delivered: a fleet worker
+        commits the events and the session's snapshot there. If it raises, the connection stops with that error."""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._last_data = 0.0
@@ -122,12 +125,18 @@ class Connection:
         """Whether the WebSocket is open right now."""
         return self._ws is not None and not self._ws.closed
 
-    def reset(self, room_id: int) -> None:
-        """Start over for ``room_id``: a new session (cursor, dedupe window), a fresh reconnect budget."""
+    def reset(self, room_id: int, session: Session | None = None) -> None:
+        """Start over for ``room_id``: a new session (cursor, dedupe window) — or ``session``, one restored from a
+        snapshot to resume where it stopped — and a fresh reconnect budget."""
         wanted = self.session.wanted
-        self.session = Session(
-            wanted, self._config.dedupe_size, max_decompressed_size=self._config.max_decompressed_size, room_id=room_id
-        )
+        if session is None:
+            session = Session(
+                wanted,
+                self._config.dedupe_size,
+                max_decompressed_size=self._config.max_decompressed_size,
+                room_id=room_id,
+            )
+        self.session = session
         self.room_id = room_id
         self.attempts = 0
         self.close_code, self.close_reason = None, ""
@@ -191,12 +200,12 @@ class Connection:
                     "regional — retry later, check the user agent, or use a session",
                     handshake_msg=message,
                     status=error.status,
-                ) from error
+                ) from scrub(error)
             raise WebSocketRejectedError(
                 f"the WebSocket upgrade failed with HTTP {error.status}", status=error.status
-            ) from error
+            ) from scrub(error)
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise WebSocketRejectedError(f"could not open the WebSocket: {safe_error(error)}") from error
+            raise WebSocketRejectedError(f"could not open the WebSocket: {safe_error(error)}") from scrub(error)
         self._ws = ws
         self.close_code, self.close_reason = None, ""
         self._last_data = self._opened_at = self._clock()
@@ -213,6 +222,8 @@ class Connection:
         logger.info("connected to @%s (room %s)", self.unique_id, self.room_id)
         self._emit(ConnectEvent(self.unique_id, self.room_id))
         received = self.session.receive_fetch_result(bundle.body)
+        if self.frame_hook is not None:
+            await self.frame_hook(received)
         if self._config.process_initial_messages:
             self._deliver(b"", received)
 
@@ -305,6 +316,8 @@ class Connection:
                 if self._recorder is not None:
                     self._recorder.frame("in", data)
                 received = session.receive(data)
+                if self.frame_hook is not None:
+                    await self.frame_hook(received)
                 if received.ack is not None:
                     await self._send(received.ack)
                 self._deliver(data, received)

@@ -117,11 +117,12 @@ class TikTokLiveClient:
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
-        self._emitter = Emitter()
+        self._emitter = Emitter(self.config.max_handlers_in_flight)
         self._emitter.on_change = self._recompute
         self._streams: list[EventStream[BaseEvent]] = []
         self._stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
         self._targets: frozenset[type[BaseEvent]] = frozenset()
+        self._decode_everything = False  # a fleet worker exports every message, listened to or not
         # TikTok's own requests carry the data-center cookie, and the session id when one is given (18+ rooms).
         self._cookies: dict[str, str] = {"tt-target-idc": self.config.tt_target_idc}
         if self.config.session_id:
@@ -167,6 +168,12 @@ class TikTokLiveClient:
     def session(self) -> Session:
         """The protocol state of the current room (cursor, duplicate window); see :mod:`tiktok_live.protocol`."""
         return self._connection.session
+
+    @property
+    def dropped_handler_calls(self) -> int:
+        """Async handler calls dropped because ``max_handlers_in_flight`` were running (each reported in an
+        ``ErrorEvent`` carrying ``HandlerOverloadError``)."""
+        return self._emitter.dropped
 
     @property
     def decoded_messages(self) -> int:
@@ -215,21 +222,25 @@ class TikTokLiveClient:
         self._recompute()
         return stream
 
-    async def start(self) -> asyncio.Task[None]:
+    async def start(self, *, resume: Session | None = None) -> asyncio.Task[None]:
         """Connect (room id, checks, room info, sign, WebSocket, enter room) and return the running reader task.
 
-        Raises the typed error of the first step that fails (UserNotFoundError, UserOfflineError, SignAPIError, ...).
+        ``resume``: a session restored from a snapshot (:meth:`Session.restore`) of this host's room: the client
+        reconnects to that room from its cursor, and drops the messages it had already seen. Raises the typed error
+        of the first step that fails (UserNotFoundError, UserOfflineError, SignAPIError, ...).
         """
         if self._reader is not None and not self._reader.done():
             raise RuntimeError("this client is already connected; call disconnect() first")
         self._closing = False
-        if not self._room_id_given:
+        if resume is not None and resume.room_id:
+            self._room_id = resume.room_id
+        elif not self._room_id_given:
             self._room_id = None  # a new session: the host's next LIVE has a new room id
         try:
             if self._room_id is None:
                 self._room_id = await self._lookup.resolve_room_id()
             room_id = self._room_id
-            self._new_room(room_id)
+            self._new_room(room_id, resume)
             await self._lookup.ensure_live(room_id)
             if self.config.fetch_room_info:
                 try:
@@ -244,9 +255,9 @@ class TikTokLiveClient:
         self._reader = asyncio.create_task(self._run(), name=f"tiktok-live reader @{self.unique_id}")
         return self._reader
 
-    async def connect(self) -> None:
+    async def connect(self, *, resume: Session | None = None) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` is called); raises like :meth:`start`."""
-        task = await self.start()
+        task = await self.start(resume=resume)
         try:
             await task
         except asyncio.CancelledError:
@@ -342,13 +353,14 @@ class TikTokLiveClient:
                 stream_types.setdefault(event_type, []).append(stream)
         self._stream_types = stream_types
         self._targets = self._emitter.listened | frozenset(stream_types)
-        self._connection.session.wanted = self._targets
+        self._connection.session.wanted = None if self._decode_everything else self._targets
 
-    def _new_room(self, room_id: int) -> None:
-        """A new protocol session for ``room_id``: cursor, duplicate window and reconnect budget start over."""
+    def _new_room(self, room_id: int, session: Session | None = None) -> None:
+        """A new protocol session for ``room_id`` (or the given one): cursor, duplicate window and reconnect budget
+        start over."""
         self._decoded_before += self._connection.session.decoded
-        self._connection.reset(room_id)
-        self._connection.session.wanted = self._targets
+        self._connection.reset(room_id, session)
+        self._connection.session.wanted = None if self._decode_everything else self._targets
 
     def _close_streams(self) -> None:
         for stream in list(self._streams):

@@ -18,6 +18,8 @@
     ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
+    ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
+    ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
     └── UsageError                      a command-line mistake (exit code 2)
 
@@ -28,7 +30,9 @@ from __future__ import annotations
 
 __all__ = [
     "AgeRestrictedError",
+    "FleetError",
     "FrameDecodeError",
+    "HandlerOverloadError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
@@ -193,6 +197,27 @@ class RecordingError(TikTokLiveError):
 class PermanentSinkError(TikTokLiveError):
     """An export sink cannot deliver anything any more (e.g. the reader of stdout went away): it stops retrying, and
     what is pending and what comes later is dropped and counted."""
+
+
+class FleetError(TikTokLiveError):
+    """The fleet's Redis is unreachable or failed, or a worker lost a room's lease (another worker has it now)."""
+
+    retryable = True
+
+
+class HandlerOverloadError(TikTokLiveError):
+    """Async handlers fell behind: ``limit`` calls were running, so a new call was not started (``dropped`` so far).
+
+    Reported in an :class:`ErrorEvent` whose ``event`` is the event not handled. Make the handler faster, hand the
+    work to a queue of your own, or raise the limit (``max_handlers_in_flight``)."""
+
+    def __init__(self, dropped: int, limit: int) -> None:
+        self.dropped = dropped
+        self.limit = limit
+        super().__init__(
+            f"async handlers are not keeping up: {limit} calls are running, so {dropped} handler call(s) were "
+            "dropped so far; make the handlers faster, queue the work yourself, or raise max_handlers_in_flight"
+        )
 
 
 class ScenarioError(TikTokLiveError, LookupError):

@@ -14,7 +14,8 @@
 - ``received_at``: ms since the epoch when the client received it.
 - ``data``: generated events — the message as protobuf JSON with the project's field names (64-bit integers as
   strings, enums by name, unset fields left out); ``UnknownEvent`` — its generic field view (``{number: [values]}``,
-  bytes as ``"base64:..."``) plus ``decode_error``; connection events — their attributes.
+  bytes as ``"base64:..."``), ``decode_error``, ``size`` and ``payload`` (the bytes as received, base64, so that
+  ``tiktok-live schema unknowns`` can read them back); connection events — their attributes.
 - ``derived``: the convenience values of the event (``streaking``, ``diamonds``, ``value``, ``users_joined``, ...),
   only JSON scalars.
 """
@@ -109,6 +110,7 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
             "fields": {str(number): [_jsonable(v) for v in values] for number, values in event.fields().items()},
             "decode_error": str(event.decode_error) if event.decode_error is not None else None,
             "size": event.size,
+            "payload": event.as_base64,
         }
     else:
         record["data"] = {

@@ -117,8 +117,8 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
     """An async iterator over :class:`RoomEvent` s of some event classes from every room, through a bounded buffer.
 
     Like the client's ``EventStream``: rooms never wait for a slow consumer; when the buffer is full the oldest item
-    is dropped and counted in ``dropped`` (with a warning). Iteration ends after :meth:`close` or the pool's close,
-    once the buffered items are consumed.
+    is dropped and counted in ``dropped`` (with a warning). Iteration ends after :meth:`close`, the pool's close, or
+    once every room of the pool is done, when the buffered items are consumed.
     """
 
     _label = "pool stream"
@@ -126,6 +126,9 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
     def __init__(self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[PoolStream[E]], None]) -> None:
         super().__init__(maxsize, on_close)
         self.types = types
+
+    def _item_size(self, item: RoomEvent[E]) -> int:
+        return item.event.size
 
 
 # ── rooms ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -347,7 +350,10 @@ class RoomPool:
         buffered up to ``maxsize`` (oldest dropped beyond). Typed like the client's ``stream``:
         ``pool.stream(CommentEvent, GiftEvent)`` yields ``RoomEvent[CommentEvent | GiftEvent]``.
 
-        Only subscribed classes are decoded. Iteration ends when the pool closes (or the stream is closed).
+        Only subscribed classes are decoded. Iteration ends, after the buffered events, when every room of the
+        running pool is done (ended, failed or removed: nothing more can come; a stream made then ends at once), when
+        the pool closes, or when the stream is closed. A pool started without rooms keeps its streams open for the
+        rooms added later.
         """
         if not event_types:
             raise ValueError("stream() needs at least one event class")
@@ -356,6 +362,8 @@ class RoomPool:
         stream: PoolStream[BaseEvent] = PoolStream(tuple(dict.fromkeys(event_types)), maxsize, self._close_stream)
         self._streams.append(stream)
         self._recompute()
+        if self._all_done():
+            stream.close()
         return stream
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────────────────────
@@ -493,8 +501,15 @@ class RoomPool:
     def _update_idle(self) -> None:
         if all(room.state.is_done for room in self._rooms.values()):
             self._idle.set()
+            if self._all_done():
+                for stream in list(self._streams):
+                    stream.close()
         else:
             self._idle.clear()
+
+    def _all_done(self) -> bool:
+        """Whether the pool runs, has rooms, and every one is done: its streams have nothing more to wait for."""
+        return self._started and bool(self._rooms) and all(room.state.is_done for room in self._rooms.values())
 
     def _publish(self, room: Room, event: BaseEvent) -> None:
         streams = self._by_type.get(type(event))

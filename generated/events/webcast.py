@@ -2593,6 +2593,11 @@ class EnvelopePortalEvent(ProtoEvent[webcast_pb2.WebcastEnvelopePortalMessage]):
         """Field 5 ``portal_display`` (int32)."""
         return self._proto.portal_display
 
+    @property
+    def portal_status(self) -> int:
+        """Field 6 ``portal_status`` (int32)."""
+        return self._proto.portal_status
+
 
 class EpiEvent(ProtoEvent[webcast_pb2.WebcastEpiMessage]):
     """TikTok's ``WebcastEpiMessage``: every field of the message is an attribute; ``proto`` is the message itself.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
 import time
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from tiktok_live._base import BaseEvent
 from tiktok_live.client import ClientConfig, ReconnectPolicy, TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
 from tiktok_live.events import CommentEvent, ConnectEvent, DisconnectEvent, GiftEvent, LikeEvent
+from tiktok_live.export import export, open_sink
 from tiktok_live.pool import (
     DEFAULT_DEDUPE_SIZE,
     ClientOptions,
@@ -313,3 +316,53 @@ async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> Non
     assert first.client._session.connector is not None and first.client._session.connector.limit == 0
     await pool.close()
     assert first.client._session.closed
+
+
+@bounded(10)
+async def test_the_stream_ends_when_every_room_is_done(three_sims: list[Simulator]) -> None:
+    """The documented ``async for item in pool.stream(...)`` inside ``async with RoomPool()`` hung for ever once
+    every room had ended: it now ends after the last room's events (the pool itself stays open)."""
+    for index, sim in enumerate(three_sims):
+        sim.script(comment("viewer", f"from {index}"), end())
+    async with RoomPool() as pool:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        texts = sorted([item.event.comment async for item in pool.stream(CommentEvent)])
+        assert texts == ["from 0", "from 1", "from 2"] and not pool.closed
+        assert [room.state for room in pool] == [RoomState.ENDED] * 3
+        late = pool.stream(CommentEvent)  # every room is done: nothing more can come
+        assert [item async for item in late] == []
+
+
+@bounded(10)
+async def test_pool_stream_to_export_to_the_end(three_sims: list[Simulator], tmp_path: Path) -> None:
+    """The whole pattern: rooms → pool.stream() → export() into a sink, returning when the rooms are done."""
+    for index, sim in enumerate(three_sims):
+        sim.script(*(comment("viewer", f"{index}-{n}") for n in range(5)), gift(), end())
+    path = tmp_path / "events.jsonl"
+    async with RoomPool() as pool, open_sink(path) as sink:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        exported = await export(pool.stream(CommentEvent, GiftEvent), sink)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert exported == len(records) == 3 * 6
+    for sim in three_sims:
+        mine = [record for record in records if record["room_id"] == str(sim.room_id)]
+        assert [record["type"] for record in mine] == ["CommentEvent"] * 5 + ["GiftEvent"]
+
+
+@bounded(10)
+async def test_failed_rooms_count_as_done_and_a_stream_waits_for_rooms_added_later(
+    three_sims: list[Simulator],
+) -> None:
+    sim = three_sims[0]
+    sim.script(comment("viewer", "late but here"), end())
+    async with RoomPool(revisit_after=0.05) as pool:  # not found is permanent, even with revisits
+        pool.add("@nobody_here", **room_options(sim))
+        assert [item async for item in pool.stream(CommentEvent)] == []
+        assert [room.state for room in pool] == [RoomState.FAILED]
+    async with RoomPool() as pool:
+        stream = pool.stream(CommentEvent)  # started with no rooms yet: it waits for the rooms to come
+        assert not stream.closed
+        pool.add(sim.user, **room_options(sim))
+        assert [item.event.comment async for item in stream] == ["late but here"]
