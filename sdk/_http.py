@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -42,6 +42,8 @@ _SECRET_PARAMS: Final = re.compile(
     r"|x-bogus|msToken|_signature|auth)=)[^&\s'\"]*",
     re.IGNORECASE,
 )
+_MIN_SECRET: Final = 4
+"""Shorter "secrets" are not blanked from texts: they would blank ordinary words."""
 _USERINFO: Final = re.compile(r"(\w+://)[^/@\s]*@")
 
 
@@ -104,7 +106,10 @@ class CrossOriginRedirectError(FetchError):
     def __init__(self, origin: str, target: str) -> None:
         self.origin = origin
         self.target = target
-        super().__init__(f"redirect from {origin} to another origin ({target})")
+        super().__init__(
+            f"redirect from {origin} to another origin ({target}), not followed: the request's cookies and keys "
+            "must not reach another host"
+        )
 
 
 async def get(
@@ -276,9 +281,17 @@ def number(value: object, *, maximum: float = math.inf) -> float | None:
     return result
 
 
-def message_of(body: bytes) -> str:
-    """A short, redacted description of an error answer: its JSON ``message``/``error``, else its first bytes."""
+def message_of(body: bytes, secrets: Iterable[str | None] = ()) -> str:
+    """A short, redacted description of an error answer: its JSON ``message``/``error``, else its first bytes.
+
+    ``secrets`` (the API key, the session id) are blanked wherever they appear: a server may echo what it was sent
+    ("invalid key KEY…"), and this text ends up in errors and logs."""
     data = json_object(body)
-    if data is None:
-        return redact(body[:200].decode("utf-8", "replace"))
-    return redact(str(data.get("message") or data.get("error") or data)[:200])
+    text = (
+        body[:200].decode("utf-8", "replace") if data is None else str(data.get("message") or data.get("error") or data)
+    )
+    text = redact(text[:200])
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, "***")
+    return text

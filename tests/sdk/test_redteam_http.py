@@ -194,6 +194,26 @@ async def test_a_sign_redirect_loop_never_shows_the_session_id(
     assert not _leaks(_texts(info.value, caplog))
 
 
+@pytest.mark.parametrize("status", [401, 429, 418])
+async def test_a_sign_server_echoing_the_key_and_session_never_shows_them(
+    status: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WHITELIST_AUTHENTICATED_SESSION_ID_HOST", "127.0.0.1")
+    caplog.set_level(logging.DEBUG)
+
+    async def echo(request: web.Request) -> web.Response:
+        sent = f"key {request.headers.get('X-Api-Key')} session {request.query.get('session_id')}"
+        return web.json_response({"message": f"refused: {sent}"}, status=status)
+
+    sign = HostileServer({"/webcast/fetch": echo})
+    sign.serve_alive()
+    async with sign:
+        client = _client(sign, session_id=SESSION, sign_api_key=KEY, reconnect=FAST)
+        with pytest.raises(SignAPIError, match="refused: key \\*\\*\\* session \\*\\*\\*") as info:
+            await asyncio.wait_for(client.connect(), TIMEOUT)
+    assert not _leaks(_texts(info.value, caplog))
+
+
 async def _garbage_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.readuntil(b"\r\n\r\n")
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: not-a-number\r\n\r\n")
