@@ -8,17 +8,17 @@ comments and the stream's end, a live check). Nothing here contacts any host but
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
+from tiktok_live import TikTokLiveClient
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live.testing import comment, end
 
@@ -28,11 +28,14 @@ __all__ = [
     "HostileServer",
     "Seen",
     "Sent",
+    "abort",
+    "client_for",
     "comment_frame",
     "end_frame",
     "fetch_result",
-    "serving",
+    "payload_type",
     "stream_body",
+    "websocket",
 ]
 
 ROOM_ID: Final = 7_300_000_000_000_000_123
@@ -40,6 +43,7 @@ ROOM_ID: Final = 7_300_000_000_000_000_123
 COOKIES: Final = "ttwid=1%7Chostile%7C0; tt_chain_token=hostile"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Play = Callable[[web.Request, web.WebSocketResponse], Awaitable[None]]
 _Message = webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage
 
 
@@ -204,8 +208,60 @@ def stream_body(total: int, sent: Sent, *, declare_length: bool, status: int = 2
     return handler
 
 
-@contextlib.asynccontextmanager
-async def serving(routes: dict[str, Handler]) -> AsyncIterator[HostileServer]:
-    """A started :class:`HostileServer` with ``routes``."""
-    async with HostileServer(routes) as server:
-        yield server
+def client_for(server: HostileServer, *, room_id: int | None = ROOM_ID, **options: object) -> TikTokLiveClient:
+    """A client of ``server`` (TikTok's site, webcast API and sign server all there), for room :data:`ROOM_ID`
+    unless told otherwise, without the room info request."""
+    url = server.url
+    return TikTokLiveClient(
+        "@hostile",
+        room_id=room_id,
+        web_url=url,
+        webcast_url=url,
+        sign_url=url,
+        **{"fetch_room_info": False, **options},  # type: ignore[arg-type]
+    )
+
+
+def payload_type(data: bytes) -> str:
+    """The payload type of a push frame the client sent (``hb``, ``ack``, ``im_enter_room``), or ``?``."""
+    try:
+        return transport_pb2.PushFrame.FromString(data).payload_type
+    except Exception:  # noqa: BLE001 - anything the client sends that is not a frame
+        return "?"
+
+
+def abort(request: web.Request) -> None:
+    """Abort the request's TCP connection: no close frame, as a reset would."""
+    transport = request.transport
+    assert transport is not None
+    transport.abort()
+
+
+def websocket(
+    play: Play, *, ping_interval: str | None = None, on_frame: Callable[[str], None] | None = None
+) -> Handler:
+    """A WebSocket handler: accept (announcing ``Handshake-Options: ping-interval=…`` when given), read what the
+    client sends in the background (``on_frame`` gets the payload type of each binary frame), and run ``play``; a
+    connection the client broke ends it quietly."""
+
+    async def read(ws: web.WebSocketResponse) -> None:
+        async for message in ws:
+            if message.type is WSMsgType.BINARY and on_frame is not None:
+                on_frame(payload_type(message.data))
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        if ping_interval is not None:
+            ws.headers["Handshake-Options"] = f"ping-interval={ping_interval}"
+        await ws.prepare(request)
+        reader = asyncio.create_task(read(ws))
+        try:
+            await play(request, ws)
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            reader.cancel()
+            await asyncio.wait({reader})
+        return ws
+
+    return handler

@@ -16,11 +16,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from tests.hostile import ROOM_ID, HostileServer, comment_frame, end_frame
-from tiktok_live import ReconnectPolicy, TikTokLiveClient, WebSocketRejectedError
-from tiktok_live._generated.pb import transport_pb2
+from tests.hostile import Handler, HostileServer, abort, client_for, comment_frame, end_frame, websocket
+from tiktok_live import ReconnectPolicy, WebSocketRejectedError
 from tiktok_live._websocket import MAX_HEARTBEAT, MIN_HEARTBEAT
 from tiktok_live.events import CommentEvent, DisconnectEvent, ErrorEvent, ReconnectEvent
 
@@ -28,29 +27,17 @@ TIMEOUT = 30.0
 FAST = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=5)
 
 
-def _client(server: HostileServer, **options: object) -> TikTokLiveClient:
-    url = server.url
-    return TikTokLiveClient(
-        "@hostile",
-        room_id=ROOM_ID,
-        web_url=url,
-        webcast_url=url,
-        sign_url=url,
-        fetch_room_info=False,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 def _busy_handler(event: CommentEvent) -> None:
     """A sync handler that holds the event loop a little per event (as the issue's repro did)."""
     time.sleep(0.001)
 
 
-def _frames_of(data: bytes) -> str:
-    try:
-        return transport_pb2.PushFrame.FromString(data).payload_type
-    except Exception:  # noqa: BLE001 - anything the client sends that is not a frame
-        return "?"
+def _hostile(socket: Handler) -> HostileServer:
+    """A hostile server with ``socket`` at ``/ws``, a sign server handing it out and a live check."""
+    server = HostileServer({"/ws": socket})
+    server.serve_sign()
+    server.serve_alive()
+    return server
 
 
 class FloodThenAbort:
@@ -60,38 +47,19 @@ class FloodThenAbort:
     def __init__(self, drops: int, frames: int = 300, ping_interval: str = "0.01") -> None:
         self.drops = drops
         self.frames = frames
-        self.ping_interval = ping_interval
         self.connections = 0
-        self.heartbeats = 0
+        self.handler = websocket(self._play, ping_interval=ping_interval)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=False)
-        ws.headers["Handshake-Options"] = f"ping-interval={self.ping_interval}"
-        await ws.prepare(request)
+    async def _play(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.connections += 1
         number = self.connections
-        reader = asyncio.create_task(self._read(ws))
-        try:
-            for index in range(self.frames):
-                await ws.send_bytes(comment_frame(number * 100_000 + index, f"c{number}-{index}"))
-            if number <= self.drops:
-                transport = request.transport
-                assert transport is not None
-                transport.abort()
-            else:
-                await ws.send_bytes(end_frame(number * 100_000 + self.frames))
-                await ws.close()
-        except ConnectionError:
-            pass
-        finally:
-            reader.cancel()
-            await asyncio.wait({reader})
-        return ws
-
-    async def _read(self, ws: web.WebSocketResponse) -> None:
-        async for message in ws:
-            if message.type is WSMsgType.BINARY and _frames_of(message.data) == "hb":
-                self.heartbeats += 1
+        for index in range(self.frames):
+            await ws.send_bytes(comment_frame(number * 100_000 + index, f"c{number}-{index}"))
+        if number <= self.drops:
+            abort(request)
+        else:
+            await ws.send_bytes(end_frame(number * 100_000 + self.frames))
+            await ws.close()
 
 
 async def _consume(stream: AsyncIterator[CommentEvent]) -> list[str]:
@@ -108,14 +76,9 @@ async def test_a_drop_while_heartbeats_race_reconnects_and_resumes(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ws = FloodThenAbort(drops=3)
-    server = HostileServer({"/ws": ws.handle})
-    server.serve_sign()
-    server.serve_alive()
-    async with server:
-        options: dict[str, object] = {"reconnect": FAST}
-        if heartbeat == "explicit":
-            options["heartbeat_interval"] = 0.01  # the user may choose any period; the server may not
-        client = _client(server, **options)
+    async with _hostile(ws.handler) as server:
+        # The user may choose any period (the server may not): the explicit one races the drop every 10 ms.
+        client = client_for(server, reconnect=FAST, heartbeat_interval=0.01 if heartbeat == "explicit" else None)
         client.add_listener(CommentEvent, _busy_handler)
         reconnects: list[ReconnectEvent] = []
         disconnects: list[DisconnectEvent] = []
@@ -142,16 +105,13 @@ async def test_a_socket_breaking_while_entering_the_room_is_a_typed_error(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     ws = FloodThenAbort(drops=0, frames=1)
-    server = HostileServer({"/ws": ws.handle})
-    server.serve_sign()
-    server.serve_alive()
 
     async def broken(self: aiohttp.ClientWebSocketResponse, data: bytes, compress: int | None = None) -> None:
         raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
 
     monkeypatch.setattr(aiohttp.ClientWebSocketResponse, "send_bytes", broken)
-    async with server:
-        client = _client(server, reconnect=FAST)
+    async with _hostile(ws.handler) as server:
+        client = client_for(server, reconnect=FAST)
         with pytest.raises(WebSocketRejectedError, match="while entering the room"):
             await asyncio.wait_for(client.connect(), TIMEOUT)
         assert not client.connected
@@ -171,48 +131,32 @@ class AliveButSilent:
         self.kind = kind
         self.connections = 0
         self.keepalives = 0
+        self.handler = websocket(self._play)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=False)
-        await ws.prepare(request)
+    async def _play(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.connections += 1
         number = self.connections
-        reader = asyncio.create_task(self._drain(ws))
-        try:
-            await ws.send_bytes(comment_frame(number * 10, f"c{number}"))
-            if number == 1:
-                while not ws.closed:
-                    if self.kind == "text":
-                        await ws.send_str("keep-alive")
-                    elif self.kind == "ping":
-                        await ws.ping(b"x")
-                    else:
-                        await ws.pong(b"x")
-                    self.keepalives += 1
-                    await asyncio.sleep(0.02)
+        await ws.send_bytes(comment_frame(number * 10, f"c{number}"))
+        if number > 1:
+            await ws.send_bytes(end_frame(number * 10 + 1))
+            await ws.close()
+            return
+        while not ws.closed:
+            if self.kind == "text":
+                await ws.send_str("keep-alive")
+            elif self.kind == "ping":
+                await ws.ping(b"x")
             else:
-                await ws.send_bytes(end_frame(number * 10 + 1))
-                await ws.close()
-        except ConnectionError:
-            pass
-        finally:
-            reader.cancel()
-            await asyncio.wait({reader})
-        return ws
-
-    async def _drain(self, ws: web.WebSocketResponse) -> None:
-        async for _ in ws:
-            pass
+                await ws.pong(b"x")
+            self.keepalives += 1
+            await asyncio.sleep(0.02)  # the keep-alive's pace, not a wait for something to happen
 
 
 @pytest.mark.parametrize("kind", ["text", "ping", "pong"])
 async def test_non_data_frames_do_not_keep_a_silent_stream_alive(kind: str) -> None:
     silent = AliveButSilent(kind)
-    server = HostileServer({"/ws": silent.handle})
-    server.serve_sign()
-    server.serve_alive()
-    async with server:
-        client = _client(server, reconnect=FAST, watchdog_timeout=0.3)
+    async with _hostile(silent.handler) as server:
+        client = client_for(server, reconnect=FAST, watchdog_timeout=0.3)
         reconnects: list[ReconnectEvent] = []
         texts: list[str] = []
         client.add_listener(ReconnectEvent, reconnects.append)
@@ -231,46 +175,31 @@ class HeartbeatCounter:
     passed on its own loop clock (or ``limit`` heartbeats arrived), then ends the stream."""
 
     def __init__(self, ping_interval: str, window: float, limit: int) -> None:
-        self.ping_interval = ping_interval
         self.window = window
         self.limit = limit
         self.heartbeats = 0
         self._enough = asyncio.Event()
+        self.handler = websocket(self._play, ping_interval=ping_interval, on_frame=self._count)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=False)
-        ws.headers["Handshake-Options"] = f"ping-interval={self.ping_interval}"
-        await ws.prepare(request)
-        reader = asyncio.create_task(self._read(ws))
-        try:
-            await ws.send_bytes(comment_frame(1, "hi"))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._enough.wait(), self.window)
-            await ws.send_bytes(end_frame(2))
-            await ws.close()
-        except ConnectionError:
-            pass
-        finally:
-            reader.cancel()
-            await asyncio.wait({reader})
-        return ws
+    def _count(self, payload_type: str) -> None:
+        if payload_type == "hb":
+            self.heartbeats += 1
+            if self.heartbeats >= self.limit:
+                self._enough.set()
 
-    async def _read(self, ws: web.WebSocketResponse) -> None:
-        async for message in ws:
-            if message.type is WSMsgType.BINARY and _frames_of(message.data) == "hb":
-                self.heartbeats += 1
-                if self.heartbeats >= self.limit:
-                    self._enough.set()
+    async def _play(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        await ws.send_bytes(comment_frame(1, "hi"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._enough.wait(), self.window)
+        await ws.send_bytes(end_frame(2))
+        await ws.close()
 
 
 @pytest.mark.parametrize("announced", ["1e-9", "0.001"])
 async def test_a_server_cannot_ask_for_a_heartbeat_storm(announced: str) -> None:
     counter = HeartbeatCounter(announced, window=1.5, limit=20)
-    server = HostileServer({"/ws": counter.handle})
-    server.serve_sign()
-    server.serve_alive()
-    async with server:
-        client = _client(server, reconnect=FAST)
+    async with _hostile(counter.handler) as server:
+        client = client_for(server, reconnect=FAST)
         await asyncio.wait_for(client.connect(), TIMEOUT)
     # 1.5 s at the clamped 1 s period is one or two beats; the storm sent thousands (and would hit the limit).
     assert counter.heartbeats <= 3
@@ -291,10 +220,7 @@ async def test_a_server_cannot_ask_for_a_heartbeat_storm(announced: str) -> None
 )
 async def test_absurd_announced_heartbeat_periods_are_clamped_or_ignored(announced: str, expected: float) -> None:
     counter = HeartbeatCounter(announced, window=0.0, limit=1)
-    server = HostileServer({"/ws": counter.handle})
-    server.serve_sign()
-    server.serve_alive()
-    async with server:
-        client = _client(server, reconnect=FAST)
+    async with _hostile(counter.handler) as server:
+        client = client_for(server, reconnect=FAST)
         await asyncio.wait_for(client.connect(), TIMEOUT)
     assert client._connection.heartbeat_interval == expected

@@ -19,7 +19,7 @@ from typing import Final
 import pytest
 from aiohttp import web
 
-from tests.hostile import ROOM_ID, Handler, HostileServer, Sent, stream_body
+from tests.hostile import ROOM_ID, Handler, HostileServer, Sent, client_for, stream_body
 from tiktok_live import (
     ReconnectPolicy,
     RequestError,
@@ -36,19 +36,6 @@ KEY: Final = "KEY-sk_live_5ecret0123456789"
 SESSION: Final = "SESSION-ab12cd34ef56secret"
 SECRETS: Final = (KEY, SESSION, "5ecret0123456789", "ab12cd34ef56secret")
 BIG: Final = 64 * 1024 * 1024
-
-
-def _client(server: HostileServer, *, room_id: int | None = ROOM_ID, **options: object) -> TikTokLiveClient:
-    url = server.url
-    return TikTokLiveClient(
-        "@hostile",
-        room_id=room_id,
-        web_url=url,
-        webcast_url=url,
-        sign_url=url,
-        fetch_room_info=False,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 def _texts(error: BaseException, caplog: pytest.LogCaptureFixture) -> str:
@@ -83,7 +70,7 @@ async def test_a_sign_redirect_to_another_origin_never_carries_the_key() -> None
         sign = HostileServer({"/webcast/fetch": _redirect(lambda r: f"{other.url}/webcast/fetch?{r.query_string}")})
         sign.serve_alive()
         async with sign:
-            client = _client(sign, sign_api_key=KEY, reconnect=FAST)
+            client = client_for(sign, sign_api_key=KEY, reconnect=FAST)
             with pytest.raises(SignAPIError, match="redirect") as info:
                 await asyncio.wait_for(client.connect(), TIMEOUT)
     assert other.seen == []  # not once, not per retry
@@ -96,7 +83,7 @@ async def test_a_sign_redirect_within_the_origin_is_not_followed_either() -> Non
     sign = HostileServer({"/webcast/fetch": _redirect(lambda r: f"/elsewhere/fetch?{r.query_string}", 307)})
     sign.serve_alive()
     async with sign:
-        client = _client(sign, sign_api_key=KEY, reconnect=FAST)
+        client = client_for(sign, sign_api_key=KEY, reconnect=FAST)
         with pytest.raises(SignAPIError, match="set sign_url to the server's final address"):
             await asyncio.wait_for(client.connect(), TIMEOUT)
     assert sign.requests_to("/elsewhere/fetch") == []
@@ -122,7 +109,7 @@ async def test_tiktok_redirects_are_followed_within_the_origin_only(monkeypatch:
         )
         tiktok.serve_alive()
         async with tiktok:
-            client = _client(tiktok, room_id=None, session_id=SESSION, reconnect=FAST)
+            client = client_for(tiktok, room_id=None, session_id=SESSION, reconnect=FAST)
             with pytest.raises(SignAPIError):  # no sign server here: the lookup itself succeeded
                 await asyncio.wait_for(client.connect(), TIMEOUT)
             assert client.room_id == 7300000000000000999
@@ -130,7 +117,7 @@ async def test_tiktok_redirects_are_followed_within_the_origin_only(monkeypatch:
             hostile = HostileServer({"/@hostile/live": _redirect(lambda r: f"{other.url}/@hostile/live")})
             hostile.routes["/api-live/user/room/"] = _redirect(lambda r: f"{other.url}/api")
             async with hostile:
-                client = _client(hostile, room_id=None, session_id=SESSION, reconnect=FAST)
+                client = client_for(hostile, room_id=None, session_id=SESSION, reconnect=FAST)
                 with pytest.raises(RequestError, match="another origin") as info:
                     await asyncio.wait_for(client.connect(), TIMEOUT)
     assert other.seen == []  # the session cookie never reached the other host
@@ -161,7 +148,7 @@ async def test_absurd_retry_after_values_give_a_typed_error_with_a_sane_wait(
     server = HostileServer({"/webcast/fetch": _rate_limited(retry_after)})
     server.serve_alive()
     async with server:
-        client = _client(server, reconnect=policy)
+        client = client_for(server, reconnect=policy)
         with pytest.raises(SignatureRateLimitError) as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
     error = info.value
@@ -187,7 +174,7 @@ async def test_a_sign_redirect_loop_never_shows_the_session_id(
     sign = HostileServer({"/webcast/fetch": _redirect(lambda r: f"/webcast/fetch?{r.query_string}")})
     sign.serve_alive()
     async with sign:
-        client = _client(sign, session_id=SESSION, sign_api_key=KEY, reconnect=FAST)
+        client = client_for(sign, session_id=SESSION, sign_api_key=KEY, reconnect=FAST)
         with pytest.raises(TikTokLiveError) as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
     assert f"session_id={SESSION}" in sign.requests_to("/webcast/fetch")[0].query  # whitelisted: it was sent
@@ -208,7 +195,7 @@ async def test_a_sign_server_echoing_the_key_and_session_never_shows_them(
     sign = HostileServer({"/webcast/fetch": echo})
     sign.serve_alive()
     async with sign:
-        client = _client(sign, session_id=SESSION, sign_api_key=KEY, reconnect=FAST)
+        client = client_for(sign, session_id=SESSION, sign_api_key=KEY, reconnect=FAST)
         with pytest.raises(SignAPIError, match="refused: key \\*\\*\\* session \\*\\*\\*") as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
     assert not _leaks(_texts(info.value, caplog))
@@ -325,7 +312,7 @@ def _malformed_tiktok(case: str) -> HostileServer:
 @pytest.mark.parametrize("case", list(MALFORMED))
 async def test_malformed_room_ids_are_room_id_not_found(case: str) -> None:
     async with _malformed_tiktok(case) as server:
-        client = _client(server, room_id=None, reconnect=FAST)
+        client = client_for(server, room_id=None, reconnect=FAST)
         with pytest.raises(RoomIdNotFoundError, match="pass room_id="):
             await asyncio.wait_for(client.connect(), TIMEOUT)
 
@@ -336,7 +323,7 @@ async def test_deeply_nested_live_checks_and_room_info_are_handled() -> None:
 
     server = HostileServer({"/webcast/room/check_alive/": deep, "/webcast/room/info/": deep})
     async with server:
-        client = _client(server, reconnect=FAST)
+        client = client_for(server, reconnect=FAST)
         client_with_info = TikTokLiveClient(
             "@hostile", room_id=ROOM_ID, web_url=server.url, webcast_url=server.url, sign_url=server.url
         )
@@ -389,7 +376,7 @@ async def test_an_endless_live_page_is_capped(declare_length: bool) -> None:
         }
     )
     async with server:
-        client = _client(server, room_id=None, reconnect=FAST)
+        client = client_for(server, room_id=None, reconnect=FAST)
         with pytest.raises(RequestError, match="over the limit"):
             await asyncio.wait_for(client.connect(), TIMEOUT)
         await asyncio.wait_for(asyncio.gather(page.done.wait(), api.done.wait()), TIMEOUT)
@@ -403,7 +390,7 @@ async def test_an_endless_sign_body_is_capped(declare_length: bool) -> None:
     server = HostileServer({"/webcast/fetch": stream_body(BIG, body, declare_length=declare_length)})
     server.serve_alive()
     async with server:
-        client = _client(server, reconnect=FAST)
+        client = client_for(server, reconnect=FAST)
         with pytest.raises(SignAPIError, match="over the limit"):
             await asyncio.wait_for(client.connect(), TIMEOUT)
         await asyncio.wait_for(body.done.wait(), TIMEOUT)
@@ -419,6 +406,6 @@ async def test_max_body_size_sets_the_cap() -> None:
     server.serve_alive()
     async with server:
         with pytest.raises(SignAPIError, match="over the limit of 1000"):
-            await asyncio.wait_for(_client(server, max_body_size=1_000, reconnect=FAST).connect(), TIMEOUT)
+            await asyncio.wait_for(client_for(server, max_body_size=1_000, reconnect=FAST).connect(), TIMEOUT)
         with pytest.raises(SignAPIError, match="unreadable bundle"):  # read whole, then found not to be protobuf
-            await asyncio.wait_for(_client(server, max_body_size=10_000, reconnect=FAST).connect(), TIMEOUT)
+            await asyncio.wait_for(client_for(server, max_body_size=10_000, reconnect=FAST).connect(), TIMEOUT)

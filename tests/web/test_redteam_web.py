@@ -11,7 +11,7 @@ from typing import Final
 import pytest
 from aiohttp import web
 
-from tests.hostile import ROOM_ID, HostileServer, comment_frame, fetch_result
+from tests.hostile import HostileServer, abort, client_for, comment_frame, fetch_result
 from tiktok_live import ReconnectPolicy, TikTokLiveClient
 from tiktok_live.web import cli as web_cli
 from tiktok_live.web.app import WebServer
@@ -39,8 +39,7 @@ async def test_a_sign_redirect_loop_on_reconnect_never_shows_the_session_id_on_t
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_bytes(comment_frame(1, "hi"))
-        assert request.transport is not None
-        request.transport.abort()  # a drop: the client reconnects, signing again
+        abort(request)  # a drop: the client reconnects, signing again
         return ws
 
     server = HostileServer({"/webcast/fetch": sign, "/ws": socket})
@@ -48,17 +47,8 @@ async def test_a_sign_redirect_loop_on_reconnect_never_shows_the_session_id_on_t
     async with server:
 
         def make_client() -> TikTokLiveClient:
-            url = server.url
-            return TikTokLiveClient(
-                "@hostile",
-                room_id=ROOM_ID,
-                web_url=url,
-                webcast_url=url,
-                sign_url=url,
-                fetch_room_info=False,
-                session_id=SESSION,
-                reconnect=ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=2),
-            )
+            policy = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=2)
+            return client_for(server, session_id=SESSION, reconnect=policy)
 
         dashboard = WebServer(unique_id="hostile")
         await asyncio.wait_for(web_cli.follow(dashboard, make_client), TIMEOUT)
