@@ -19,7 +19,9 @@ from aiohttp import web
 
 from tests.hostile import HostileServer
 from tests.pool.conftest import bounded, simulators
+from tests.support import FakeClock
 from tiktok_live import ReconnectPolicy, TikTokLiveError
+from tiktok_live._sign import MAX_PAUSE
 from tiktok_live.pool import RATE_LIMITS_PATH, RoomPool, RoomState, SignLimiter
 from tiktok_live.testing import Simulator, comment, end
 
@@ -116,18 +118,12 @@ async def test_one_absurd_retry_after_never_hangs_a_pool(retry_after: str) -> No
 @pytest.mark.parametrize("seconds", [1e9, math.inf, math.nan, -5.0, 0.0])
 @bounded(5)
 async def test_a_limiter_pause_is_bounded_whatever_it_is_given(seconds: float) -> None:
-    now = [1000.0]
-    slept: list[float] = []
-
-    async def sleep(delay: float) -> None:
-        slept.append(delay)
-        now[0] += delay
-
-    limiter = SignLimiter(clock=lambda: now[0], sleep=sleep)
+    clock = FakeClock(1000.0)
+    limiter = SignLimiter(clock=clock, sleep=clock.sleep)
     limiter.pause(seconds)
     await limiter.acquire()
-    assert all(math.isfinite(delay) and 0 < delay <= 3600 for delay in slept), slept
-    assert sum(slept) <= 3600
+    assert all(math.isfinite(delay) and 0 < delay <= MAX_PAUSE for delay in clock.sleeps), clock.sleeps
+    assert clock.now - 1000.0 <= MAX_PAUSE and limiter.acquired == 1
 
 
 @pytest.mark.parametrize(
