@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
+    EventLoopRunningError,
     FrameDecodeError,
     PermanentSinkError,
     ReconnectExhaustedError,
@@ -30,12 +31,34 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
-    from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.client import (
+        ClientConfig,
+        EventStream,
+        GiftInfo,
+        ReconnectPolicy,
+        RoomInfo,
+        RoomOwner,
+        StreamURL,
+        TikTokLiveClient,
+        check_live,
+    )
 
 __version__ = "0.1.0"
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
-_LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+_LAZY = frozenset(
+    {
+        "ClientConfig",
+        "EventStream",
+        "GiftInfo",
+        "ReconnectPolicy",
+        "RoomInfo",
+        "RoomOwner",
+        "StreamURL",
+        "TikTokLiveClient",
+        "check_live",
+    }
+)
 
 
 def __getattr__(name: str) -> object:
@@ -52,8 +75,10 @@ __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
     "ClientConfig",
+    "EventLoopRunningError",
     "EventStream",
     "FrameDecodeError",
+    "GiftInfo",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",
@@ -61,11 +86,13 @@ __all__ = [
     "RequestError",
     "RoomIdNotFoundError",
     "RoomInfo",
+    "RoomOwner",
     "ScenarioError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
     "SnapshotError",
+    "StreamURL",
     "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
@@ -75,4 +102,5 @@ __all__ = [
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",
+    "check_live",
 ]

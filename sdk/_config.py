@@ -96,6 +96,8 @@ class ClientOptions(TypedDict, total=False):
     session_id: str | None
     tt_target_idc: str
     strict: bool
+    follow: bool
+    live_poll_interval: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +152,12 @@ class ClientConfig:
     """TikTok's data-center cookie, sent with requests (and to the sign server with a session id)."""
     strict: bool = False
     """Tests: re-raise the first exception a handler raised from ``connect()`` / ``run()`` once the stream ends."""
+    follow: bool = False
+    """Keep watching the host across LIVEs: wait while they are offline, and after a LIVE ends wait for the next
+    one and connect again (``connect()`` / ``run()`` then return only on ``disconnect()``, ``stop()`` or an error
+    that waiting cannot fix)."""
+    live_poll_interval: float = 30.0
+    """Seconds between two live checks while waiting for the host to go live (``follow``, ``wait_live=True``)."""
 
     def __post_init__(self) -> None:
         key = self.sign_api_key if self.sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None
@@ -162,7 +170,7 @@ class ClientConfig:
             object.__setattr__(self, name, value)
         if self.proxy is not None:
             _check_url("proxy", self.proxy, PROXY_SCHEMES)
-        for name in ("watchdog_timeout", "http_timeout"):
+        for name in ("watchdog_timeout", "http_timeout", "live_poll_interval"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds")

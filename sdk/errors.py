@@ -19,6 +19,7 @@
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    ├── EventLoopRunningError           ``client.run()`` inside a running event loop (a notebook): ``await connect()``
     └── UsageError                      a command-line mistake (exit code 2)
 
 Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgeRestrictedError",
+    "EventLoopRunningError",
     "FrameDecodeError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
@@ -103,13 +105,23 @@ class RequestError(TikTokLiveError):
     """An HTTP request to TikTok (live page, room API, room info, live check, gift list) failed.
 
     ``host`` is the host asked, ``status`` the HTTP status (None when no answer came: network failure, timeout).
-    ``retryable`` is True for network failures, timeouts, 429 and 5xx answers.
+    ``retryable`` is True for network failures, timeouts, 429 and 5xx answers; ``retry_after`` the seconds a 429 or
+    5xx answer's ``Retry-After`` asked to wait (None when it named none).
     """
 
-    def __init__(self, message: str, *, host: str, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         self.host = host
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -197,6 +209,18 @@ class PermanentSinkError(TikTokLiveError):
 
 class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
+
+
+class EventLoopRunningError(TikTokLiveError, RuntimeError):
+    """``client.run()`` was called where an event loop is already running (a Jupyter notebook, an ``async def``):
+    its blocking form cannot start another loop there. Use ``await client.connect()`` instead."""
+
+    def __init__(self, method: str = "client.run()") -> None:
+        super().__init__(
+            f"{method} cannot start an event loop inside the one already running here (a Jupyter notebook or an "
+            "async function): use `await client.connect()` instead, or `asyncio.create_task(client.connect())` to "
+            "keep going while it runs"
+        )
 
 
 class UsageError(TikTokLiveError):

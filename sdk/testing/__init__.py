@@ -53,13 +53,22 @@ from tiktok_live.testing._scenario import (
     load_scenario,
     recording_scenario,
 )
-from tiktok_live.testing._server import WS_PATH, HandshakeRejection, SignRequest, Simulator
+from tiktok_live.testing._server import (
+    GIFT_CATALOGUE,
+    STREAM_QUALITIES,
+    WS_PATH,
+    HandshakeRejection,
+    SignRequest,
+    Simulator,
+)
 
 __all__ = [
     "DEFAULT_VIEWER",
     "FIXTURES_ENV",
     "GARBAGE_FRAME",
+    "GIFT_CATALOGUE",
     "SCENARIOS",
+    "STREAM_QUALITIES",
     "UNKNOWN_METHOD",
     "WS_PATH",
     "Faults",

@@ -294,6 +294,8 @@ class SimulatedConnection:
         if faults.duplicate_msg_ids_at == position:
             again, again_ext = self._msg_frame(position, messages, "|dup")
             await self._send(again, again_ext)
+        if any(spec.ends_stream for spec in step.messages):
+            self._sim._stream_ended()
 
     async def _send_script(self) -> _Outcome:
         sim = self._sim
