@@ -96,6 +96,7 @@ class ClientOptions(TypedDict, total=False):
     session_id: str | None
     tt_target_idc: str
     strict: bool
+    wait_live: bool
     follow: bool
     live_poll_interval: float
 
@@ -152,12 +153,15 @@ class ClientConfig:
     """TikTok's data-center cookie, sent with requests (and to the sign server with a session id)."""
     strict: bool = False
     """Tests: re-raise the first exception a handler raised from ``connect()`` / ``run()`` once the stream ends."""
+    wait_live: bool = False
+    """Connecting waits while the host is offline (checking every ``live_poll_interval`` seconds) instead of
+    raising UserOfflineError; ``connect(wait_live=...)`` overrides it for one call."""
     follow: bool = False
     """Keep watching the host across LIVEs: wait while they are offline, and after a LIVE ends wait for the next
     one and connect again (``connect()`` / ``run()`` then return only on ``disconnect()``, ``stop()`` or an error
     that waiting cannot fix)."""
     live_poll_interval: float = 30.0
-    """Seconds between two live checks while waiting for the host to go live (``follow``, ``wait_live=True``)."""
+    """Seconds between two live checks while waiting for the host to go live (``wait_live``, ``follow``)."""
 
     def __post_init__(self) -> None:
         key = self.sign_api_key if self.sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None

@@ -22,7 +22,7 @@ neither:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final
@@ -36,9 +36,11 @@ __all__ = [
     "RoomOwner",
     "StreamURL",
     "first_url",
+    "owner_dict",
     "parse_gifts",
     "parse_owner",
     "parse_stream_urls",
+    "stream_dict",
     "text",
     "timestamp",
 ]
@@ -106,6 +108,11 @@ class RoomOwner:
     """TikTok's opaque, stable user key (``""`` when absent)."""
 
 
+def owner_dict(owner: RoomOwner) -> dict[str, object]:
+    """``owner`` as a JSON-ready dict (the id as a decimal string)."""
+    return {**asdict(owner), "id": str(owner.id)}
+
+
 def parse_owner(data: object) -> RoomOwner | None:
     """The owner of a room info's ``data`` (its ``owner`` object); None when there is no owner object."""
     owner = get_path(data, "owner")
@@ -154,6 +161,11 @@ class _Draft:
     legacy_name: str = ""
     resolution: str = ""
     bitrate: int = 0
+
+
+def stream_dict(url: StreamURL) -> dict[str, object]:
+    """``url`` as a JSON-ready dict."""
+    return asdict(url)
 
 
 def parse_stream_urls(stream_url: object) -> Mapping[str, StreamURL]:
@@ -245,6 +257,18 @@ class GiftInfo:
     """TikTok's gift type (1: a streakable gift)."""
     raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
     """The gift's whole JSON object."""
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict of everything but ``raw``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "diamond_count": self.diamond_count,
+            "image_url": self.image_url,
+            "streakable": self.streakable,
+            "on_panel": self.on_panel,
+            "type": self.type,
+        }
 
 
 def parse_gifts(data: object) -> list[GiftInfo]:

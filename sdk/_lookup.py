@@ -37,9 +37,11 @@ from tiktok_live._info import (
     RoomOwner,
     StreamURL,
     first_url,
+    owner_dict,
     parse_gifts,
     parse_owner,
     parse_stream_urls,
+    stream_dict,
     text,
     timestamp,
 )
@@ -103,6 +105,25 @@ class RoomInfo:
     def qualities(self) -> tuple[str, ...]:
         """The stream qualities offered, best first (the keys of ``stream_urls``)."""
         return tuple(self.stream_urls)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict of everything but ``raw``: 64-bit ids as decimal strings (they do not fit JSON
+        numbers), ``started_at`` as ISO 8601, ``stream_urls`` as ``{quality: {"flv", "hls", ...}}``."""
+        owner = self.owner
+        return {
+            "room_id": str(self.room_id),
+            "title": self.title,
+            "status": self.status,
+            "is_live": self.is_live,
+            "user_count": self.user_count,
+            "like_count": self.like_count,
+            "total_user": self.total_user,
+            "owner": None if owner is None else owner_dict(owner),
+            "started_at": None if self.started_at is None else self.started_at.isoformat(),
+            "cover_url": self.cover_url,
+            "age_restricted": self.age_restricted,
+            "stream_urls": {name: stream_dict(url) for name, url in self.stream_urls.items()},
+        }
 
 
 class RoomLookup:

@@ -1,4 +1,5 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay, events and serve (:mod:`tiktok_live.web`).
+"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`), info and gifts
+(:mod:`tiktok_live.lookup_cli`).
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -299,10 +300,11 @@ def _client(
     args: argparse.Namespace, simulator: Simulator | None, recorder: Recorder | None = None
 ) -> TikTokLiveClient:
     from tiktok_live.client import ClientConfig, TikTokLiveClient
+    from tiktok_live.lookup_cli import wait_options
 
     if simulator is not None:
-        return simulator.client(recorder=recorder)
-    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy)
+        return simulator.client(recorder=recorder, **wait_options(args))
+    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy).replace(**wait_options(args))
     urls = {option: getattr(args, option) for option in ("web_url", "webcast_url", "sign_url") if getattr(args, option)}
     return TikTokLiveClient(args.user, config=config.replace(**urls), recorder=recorder)
 
@@ -319,7 +321,8 @@ async def _maybe_simulator(args: argparse.Namespace) -> AsyncIterator[Simulator 
     if args.simulator_speed <= 0:
         raise UsageError("--simulator-speed must be positive")
     user = normalize_unique_id(args.user)
-    async with Simulator(user, scenario="default", speed=args.simulator_speed) as simulator:
+    relive = 1 if getattr(args, "follow", False) else None  # --follow: LIVE after LIVE
+    async with Simulator(user, scenario="default", speed=args.simulator_speed, relive_after=relive) as simulator:
         yield simulator
 
 
@@ -343,6 +346,10 @@ async def _watch(args: argparse.Namespace, printer: Printer) -> int:
     classes = resolve_events(args.events, _default_events(args.json))
     async with _maybe_simulator(args) as simulator:
         client = _client(args, simulator)
+        from tiktok_live.lookup_cli import waiting_note
+
+        if (note := waiting_note(args, client.unique_id)) is not None:
+            printer.err.write(note + "\n")
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
@@ -526,6 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.export.cli import add_watch_options  # light: the pool loads only when a command runs
 
     add_watch_options(watch)
+    from tiktok_live.lookup_cli import add_wait_options
+    from tiktok_live.lookup_cli import register as register_lookups
+
+    add_wait_options(watch)
 
     record = commands.add_parser("record", help="save a session (every frame, both ways) to FILE")
     record.add_argument("user", help="@handle of the host")
@@ -547,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    register_lookups(commands)
     return parser
 
 
@@ -579,9 +591,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         except UsageError as error:
             parser.error(str(error))
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live.lookup_cli import RUNNERS as LOOKUPS
     from tiktok_live.web.cli import run as serve
 
-    runner = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay, "serve": serve}[args.command]
+    commands = {"demo": _demo, "watch": _watch, "record": _record, "replay": _replay, "serve": serve, **LOOKUPS}
+    runner = commands[args.command]
     code = EXIT_OK
     try:
         code = asyncio.run(runner(args, printer))
@@ -601,7 +615,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         parser.error(str(error))
     finally:
         printer.close()
-    err.write(printer.summary() + "\n")
+    if args.command not in LOOKUPS:  # lookups stream no events: no summary
+        err.write(printer.summary() + "\n")
     return code
 
 

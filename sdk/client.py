@@ -229,12 +229,13 @@ class TikTokLiveClient:
         self._recompute()
         return stream
 
-    async def start(self, *, wait_live: bool = False) -> asyncio.Task[None]:
+    async def start(self, *, wait_live: bool | None = None) -> asyncio.Task[None]:
         """Connect (room id, checks, room info, sign, WebSocket, enter room) and return the running reader task.
 
         Raises the typed error of the first step that fails (UserNotFoundError, UserOfflineError, SignAPIError, ...).
-        ``wait_live=True`` (always, with ``follow``): while the host is offline, wait for them to go live (see
-        :meth:`wait_until_live`) instead of raising UserOfflineError. With ``follow`` the task reads every LIVE to
+        ``wait_live=True`` (None: ``config.wait_live``; always, with ``follow``): while the host is offline, wait
+        for them to go live (checking every ``live_poll_interval`` seconds, see :meth:`wait_until_live`) instead
+        of raising UserOfflineError. With ``follow`` the task reads every LIVE to
         come. ``disconnect()`` or ``stop()`` while this waits or connects ends it quietly: the returned task is then
         already done.
         """
@@ -248,9 +249,8 @@ class TikTokLiveClient:
         self._loop = asyncio.get_running_loop()
         self._ended_room = None
         follow = self.config.follow
-        opening = asyncio.create_task(
-            self._open(wait_live=wait_live or follow), name=f"tiktok-live connect @{self.unique_id}"
-        )
+        waiting = follow or (self.config.wait_live if wait_live is None else wait_live)
+        opening = asyncio.create_task(self._open(wait_live=waiting), name=f"tiktok-live connect @{self.unique_id}")
         self._opening = opening
         try:
             await opening  # cancelling start() cancels the connect too
@@ -270,9 +270,10 @@ class TikTokLiveClient:
         self._reader = asyncio.create_task(reader, name=f"tiktok-live reader @{self.unique_id}")
         return self._reader
 
-    async def connect(self, *, wait_live: bool = False) -> None:
+    async def connect(self, *, wait_live: bool | None = None) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` / ``stop()`` is called); raises like
-        :meth:`start`. ``wait_live=True``: wait for the host to go live instead of raising UserOfflineError. With
+        :meth:`start`. ``wait_live=True`` (None: ``config.wait_live``): wait for the host to go live instead of
+        raising UserOfflineError. With
         ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix."""
         self._loop = asyncio.get_running_loop()
         if self._stop_requested:  # stop() came before this run began (another thread, say): it ends it
@@ -292,7 +293,7 @@ class TikTokLiveClient:
         finally:
             self._stop_requested = False
 
-    def run(self, *, wait_live: bool = False) -> None:
+    def run(self, *, wait_live: bool | None = None) -> None:
         """Blocking form of :meth:`connect`: runs its own event loop until the stream ends, :meth:`stop` or Ctrl-C.
 
         Where an event loop already runs (a Jupyter notebook, an ``async def``) it raises EventLoopRunningError:

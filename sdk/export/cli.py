@@ -146,6 +146,9 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
         options["webcast_url"] = args.webcast_url
     if args.sign_url:
         options["sign_url"] = args.sign_url
+    from tiktok_live.lookup_cli import wait_options
+
+    options.update(wait_options(args))  # --wait / --follow: each room waits for its host outside the connect slots
     return options
 
 
