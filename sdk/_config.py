@@ -176,7 +176,7 @@ class ClientConfig:
             _check_url("proxy", self.proxy, PROXY_SCHEMES)
         for name in ("watchdog_timeout", "http_timeout", "live_poll_interval"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds")
         if self.heartbeat_interval is not None and not (
             math.isfinite(self.heartbeat_interval) and self.heartbeat_interval > 0

@@ -79,7 +79,7 @@ def first_url(image: object) -> str:
 
 def timestamp(value: object) -> datetime | None:
     """A Unix time in seconds (or milliseconds) as an aware UTC datetime; None when absent or absurd."""
-    seconds = to_int(value)
+    seconds = 0 if isinstance(value, bool) else to_int(value)
     if seconds > _LATEST_TIMESTAMP:
         seconds //= 1000  # milliseconds
     if not 0 < seconds <= _LATEST_TIMESTAMP:

@@ -506,10 +506,12 @@ class TikTokLiveClient:
     async def _live_room_id(self) -> int | None:
         """The host's live room id, or None while they are offline (a given room that ended: their next one)."""
         known = self._known_room_id()
-        if known is not None and (room_id := await self._lookup.live_room_id(known)) is not None:
-            return room_id
+        if known is not None and known != self._ended_room:
+            room_id = await self._lookup.live_room_id(known)
+            if room_id is not None:
+                return room_id
         room_id = await self._lookup.live_room_id()
-        return None if room_id is not None and room_id == self._ended_room else room_id
+        return None if room_id == self._ended_room else room_id  # TikTok may still show an ended LIVE as live
 
     async def _wait_live(self, poll_interval: float) -> int:
         return await poll_until_live(self._live_room_id, poll_interval, label=f"@{self.unique_id}", sleep=self._sleep)
