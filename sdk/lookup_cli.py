@@ -48,29 +48,31 @@ def _seconds(value: str) -> float:
     return number
 
 
+_COMMANDS: Final = (
+    (
+        "info",
+        "a room's info, live status and stream URLs (no connection)",
+        "Print a host's room: live status, title, counts, host, start time and the stream URLs by quality. Needs "
+        "no sign server and opens no WebSocket. Exit code 0 when live, 3 when not.",
+    ),
+    (
+        "gifts",
+        "the gift catalogue of a host's room (no connection)",
+        "Print the gift catalogue (id, name, diamonds, streakable, on the panel): the room's while the host is "
+        "live, else the region's.",
+    ),
+)
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``info`` and ``gifts`` subcommands to ``tiktok-live``'s subparsers (runners in :data:`RUNNERS`)."""
     from tiktok_live.cli import _connection_options
 
-    info = commands.add_parser(
-        "info",
-        help="a room's info, live status and stream URLs (no connection)",
-        description="Print a host's room: live status, title, counts, host, start time and the stream URLs by "
-        "quality. Needs no sign server and opens no WebSocket. Exit code 0 when live, 3 when not.",
-    )
-    info.add_argument("user", help="@handle of the host")
-    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _connection_options(info)
-
-    gifts = commands.add_parser(
-        "gifts",
-        help="the gift catalogue of a host's room (no connection)",
-        description="Print the gift catalogue (id, name, diamonds, streakable, on the panel): the room's while the "
-        "host is live, else the region's.",
-    )
-    gifts.add_argument("user", help="@handle of the host")
-    gifts.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _connection_options(gifts)
+    for name, summary, description in _COMMANDS:
+        command = commands.add_parser(name, help=summary, description=description)
+        command.add_argument("user", help="@handle of the host")
+        command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        _connection_options(command)
 
 
 def add_wait_options(parser: argparse.ArgumentParser) -> None:
