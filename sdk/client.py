@@ -567,7 +567,7 @@ class TikTokLiveClient:
         Errors that waiting may fix (the LIVE ended, the sign server limited us, the network) lead to the next
         wait; the others (a rejected key, an unknown user) end it. Streams stay open from LIVE to LIVE."""
         try:
-            while True:
+            while not self._closing:  # also a guard should a cancel ever get lost on its way
                 try:
                     await self._run(close_streams=False)
                 except TikTokLiveError as error:
@@ -576,7 +576,7 @@ class TikTokLiveClient:
                     logger.warning("@%s: the stream failed (%s); waiting for the next LIVE", self.unique_id, error)
                 if self._connection.session.ended:
                     self._ended_room = self._room_id
-                while True:
+                while not self._closing:
                     try:
                         await self._open(wait_live=True, keep_streams=True)
                         break

@@ -502,8 +502,11 @@ class SimulatedConnection:
                 )
             self._wake.clear()
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the event is
+            # set, and this loop would then outlive its connection (the simulator never finished closing it).
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
