@@ -11,13 +11,17 @@ from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
     EventLoopRunningError,
+    FleetError,
     FrameDecodeError,
+    HandlerOverloadError,
+    MissingExtraError,
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
     RequestError,
     RoomIdNotFoundError,
     ScenarioError,
+    SchemaSourceError,
     SignAPIError,
     SignAPIKeyError,
     SignatureRateLimitError,
@@ -26,6 +30,8 @@ from tiktok_live.errors import (
     UsageError,
     UserNotFoundError,
     UserOfflineError,
+    VideoError,
+    VideoQualityError,
     WebcastBlockedError,
     WebSocketRejectedError,
 )
@@ -42,8 +48,10 @@ if TYPE_CHECKING:
         TikTokLiveClient,
         check_live,
     )
+    from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
+"""The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
 _LAZY = frozenset(
@@ -59,6 +67,7 @@ _LAZY = frozenset(
         "check_live",
     }
 )
+_LAZY_VIDEO = frozenset({"VideoProgress", "VideoRecording", "VideoSegment", "VideoStop"})
 
 
 def __getattr__(name: str) -> object:
@@ -68,6 +77,12 @@ def __getattr__(name: str) -> object:
         value: object = getattr(client, name)
         globals()[name] = value
         return value
+    if name in _LAZY_VIDEO:
+        from tiktok_live import video as _video
+
+        found: object = getattr(_video, name)
+        globals()[name] = found
+        return found
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -77,8 +92,11 @@ __all__ = [
     "ClientConfig",
     "EventLoopRunningError",
     "EventStream",
+    "FleetError",
     "FrameDecodeError",
     "GiftInfo",
+    "HandlerOverloadError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",
@@ -88,6 +106,7 @@ __all__ = [
     "RoomInfo",
     "RoomOwner",
     "ScenarioError",
+    "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
@@ -99,6 +118,12 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoProgress",
+    "VideoQualityError",
+    "VideoRecording",
+    "VideoSegment",
+    "VideoStop",
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",

@@ -30,11 +30,15 @@ __all__ = [
 ]
 
 DEFAULT_WEB_URL: Final = "https://www.tiktok.com"
+"""TikTok's site: the live page and the room API (``ClientConfig.web_url``)."""
 DEFAULT_WEBCAST_URL: Final = "https://webcast.tiktok.com"
+"""TikTok's webcast API: the live check and room info (``ClientConfig.webcast_url``)."""
 DEFAULT_SIGN_URL: Final = "https://api.eulerstream.com"
+"""Euler Stream's public sign server, used when neither ``sign_url`` nor ``$SIGN_API_URL`` is given."""
 DEFAULT_USER_AGENT: Final = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
+"""The browser user agent sent by default (``ClientConfig.user_agent``)."""
 PROXY_SCHEMES: Final = ("http", "https", "socks4", "socks5", "socks5h")
 """Proxy URL schemes a client accepts (SOCKS ones need the ``socks`` extra)."""
 _UNIQUE_ID = re.compile(r"^[A-Za-z0-9._]{1,64}$")
@@ -99,6 +103,7 @@ class ClientOptions(TypedDict, total=False):
     wait_live: bool
     follow: bool
     live_poll_interval: float
+    max_handlers_in_flight: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +167,9 @@ class ClientConfig:
     that waiting cannot fix)."""
     live_poll_interval: float = 30.0
     """Seconds between two live checks while waiting for the host to go live (``wait_live``, ``follow``)."""
+    max_handlers_in_flight: int = 1_000
+    """Async handler calls running at once at most; beyond, a call is dropped, counted and reported in an
+    ``ErrorEvent`` (``HandlerOverloadError``) rather than piling up tasks without bound."""
 
     def __post_init__(self) -> None:
         key = self.sign_api_key if self.sign_api_key is not None else os.environ.get("SIGN_API_KEY") or None
@@ -174,6 +182,9 @@ class ClientConfig:
             object.__setattr__(self, name, value)
         if self.proxy is not None:
             _check_url("proxy", self.proxy, PROXY_SCHEMES)
+            from tiktok_live._proxy import require_socks
+
+            require_socks(self.proxy)  # a SOCKS proxy needs the `socks` extra: say so now, not at the first request
         for name in ("watchdog_timeout", "http_timeout", "live_poll_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -187,6 +198,16 @@ class ClientConfig:
                 raise ValueError(f"{name} must be positive")
         if self.dedupe_size < 0:
             raise ValueError("dedupe_size cannot be negative")
+        if self.max_handlers_in_flight < 1:
+            raise ValueError("max_handlers_in_flight must be at least 1")
+
+    @property
+    def request_proxy(self) -> str | None:
+        """The proxy each request names (aiohttp's ``proxy=``): an HTTP(S) ``proxy``, else None. A SOCKS proxy
+        is the session's connector instead, so requests name none."""
+        if self.proxy is None or urlsplit(self.proxy).scheme.lower() not in ("http", "https"):
+            return None
+        return self.proxy
 
     @property
     def reconnect_policy(self) -> ReconnectPolicy:

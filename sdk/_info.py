@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import urlsplit
 
 from tiktok_live._http import get_path, json_object, to_int
 
@@ -61,9 +62,12 @@ def text(value: object, limit: int = _MAX_TEXT) -> str:
 
 
 def _url(value: object) -> str | None:
-    if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= _MAX_TEXT:
-        return value
-    return None
+    if not isinstance(value, str) or len(value) > _MAX_TEXT or not value.startswith(("https://", "http://")):
+        return None
+    try:
+        return value if urlsplit(value).hostname else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
 
 
 def first_url(image: object) -> str:
@@ -214,7 +218,7 @@ def _legacy_form(stream_url: dict[str, object], drafts: dict[str, _Draft]) -> No
 
 def _sdk_form(stream_url: dict[str, object], drafts: dict[str, _Draft]) -> None:
     raw = get_path(stream_url, "live_core_sdk_data", "pull_data", "stream_data")
-    parsed = json_object(raw) if isinstance(raw, str) else None
+    parsed = json_object(raw) if isinstance(raw, str | bytes) else raw  # a JSON string; tolerated: already parsed
     qualities = get_path(parsed, "data")
     if not isinstance(qualities, dict):
         return

@@ -108,6 +108,9 @@ class Connection:
         """Data frames received on the current socket."""
         self.attempts = 0
         """Failed reconnect attempts in a row."""
+        self.frame_hook: Callable[[Received], Awaitable[None]] | None = None
+        """Awaited with every frame's result (the bundle's too) before it is acked and delivered: a fleet worker
+        commits the events and the session's snapshot there. If it raises, the connection stops with that error."""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._last_data = 0.0
@@ -118,12 +121,18 @@ class Connection:
         """Whether the WebSocket is open right now."""
         return self._ws is not None and not self._ws.closed
 
-    def reset(self, room_id: int) -> None:
-        """Start over for ``room_id``: a new session (cursor, dedupe window), a fresh reconnect budget."""
+    def reset(self, room_id: int, session: Session | None = None) -> None:
+        """Start over for ``room_id``: a new session (cursor, dedupe window) — or ``session``, one restored from a
+        snapshot to resume where it stopped — and a fresh reconnect budget."""
         wanted = self.session.wanted
-        self.session = Session(
-            wanted, self._config.dedupe_size, max_decompressed_size=self._config.max_decompressed_size, room_id=room_id
-        )
+        if session is None:
+            session = Session(
+                wanted,
+                self._config.dedupe_size,
+                max_decompressed_size=self._config.max_decompressed_size,
+                room_id=room_id,
+            )
+        self.session = session
         self.room_id = room_id
         self.attempts = 0
         self.close_code, self.close_reason = None, ""
@@ -176,7 +185,7 @@ class Connection:
                 headers=headers,
                 autoping=False,
                 heartbeat=None,
-                proxy=self._config.proxy,
+                proxy=self._config.request_proxy,
                 max_msg_size=self._config.max_frame_size,
             )
         except aiohttp.WSServerHandshakeError as error:
@@ -204,6 +213,8 @@ class Connection:
         logger.info("connected to @%s (room %s)", self.unique_id, self.room_id)
         self._emit(ConnectEvent(self.unique_id, self.room_id))
         received = self.session.receive_fetch_result(bundle.body)
+        if self.frame_hook is not None:
+            await self.frame_hook(received)
         if self._config.process_initial_messages:
             self._deliver(b"", received)
 
@@ -299,6 +310,8 @@ class Connection:
                 if self._recorder is not None:
                     self._recorder.frame("in", data)
                 received = session.receive(data)
+                if self.frame_hook is not None:
+                    await self.frame_hook(received)
                 if received.ack is not None:
                     await self._send(received.ack)
                 self._deliver(data, received)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Final, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
@@ -38,11 +39,15 @@ from tiktok_live._emitter import E, Emitter, Handler
 from tiktok_live._info import GiftInfo, RoomOwner, StreamURL
 from tiktok_live._live import check_interval, poll_until_live
 from tiktok_live._lookup import RoomInfo, RoomLookup
+from tiktok_live._proxy import check_session, new_session
 from tiktok_live._sign import SignClient, SignGate
 from tiktok_live._websocket import Connection
 from tiktok_live.errors import EventLoopRunningError, RequestError, TikTokLiveError, UserOfflineError
 from tiktok_live.protocol import Received, Session
 from tiktok_live.recording import Recorder, SignRecord, read_recording
+
+if TYPE_CHECKING:
+    from tiktok_live.video import VideoProgress, VideoRecording
 
 __all__ = [
     "DEFAULT_SIGN_URL",
@@ -98,7 +103,8 @@ class TikTokLiveClient:
 
     Options are keyword arguments (:class:`ClientOptions`; each is described on :class:`ClientConfig`), or a
     whole ``config=ClientConfig(...)`` that keyword arguments then override. ``room_id`` skips the room lookup.
-    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar). ``recorder``
+    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar; with a SOCKS
+    ``proxy`` its connector must be aiohttp-socks' ``ProxyConnector``, else ValueError). ``recorder``
     saves every frame (:mod:`tiktok_live.recording`). ``sign_gate`` paces sign requests (a pool shares one).
     TLS is always verified; the API key, session id and proxy credentials never appear in logs, reprs or errors.
 
@@ -124,14 +130,17 @@ class TikTokLiveClient:
         """The connection options in effect (frozen)."""
         self._room_id = room_id
         self._room_id_given = room_id is not None
+        if session is not None:
+            check_session(session, self.config.proxy)
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
-        self._emitter = Emitter()
+        self._emitter = Emitter(self.config.max_handlers_in_flight)
         self._emitter.on_change = self._recompute
         self._streams: list[EventStream[BaseEvent]] = []
         self._stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
         self._targets: frozenset[type[BaseEvent]] = frozenset()
+        self._decode_everything = False  # a fleet worker exports every message, listened to or not
         self._cookies = _request_cookies(self.config)
         self._lookup = RoomLookup(self.unique_id, self.config, self._http, self._cookies)
         self._signer = SignClient(self.config, self._http, gate=sign_gate)
@@ -183,6 +192,12 @@ class TikTokLiveClient:
         return self._connection.session
 
     @property
+    def dropped_handler_calls(self) -> int:
+        """Async handler calls dropped because ``max_handlers_in_flight`` were running (each reported in an
+        ``ErrorEvent`` carrying ``HandlerOverloadError``)."""
+        return self._emitter.dropped
+
+    @property
     def decoded_messages(self) -> int:
         """How many message payloads this client decoded (lazy dispatch skips unsubscribed ones)."""
         return self._decoded_before + self._connection.session.decoded
@@ -229,15 +244,16 @@ class TikTokLiveClient:
         self._recompute()
         return stream
 
-    async def start(self, *, wait_live: bool | None = None) -> asyncio.Task[None]:
+    async def start(self, *, wait_live: bool | None = None, resume: Session | None = None) -> asyncio.Task[None]:
         """Connect (room id, checks, room info, sign, WebSocket, enter room) and return the running reader task.
 
         Raises the typed error of the first step that fails (UserNotFoundError, UserOfflineError, SignAPIError, ...).
         ``wait_live=True`` (None: ``config.wait_live``; always, with ``follow``): while the host is offline, wait
         for them to go live (checking every ``live_poll_interval`` seconds, see :meth:`wait_until_live`) instead
-        of raising UserOfflineError. With ``follow`` the task reads every LIVE to
-        come. ``disconnect()`` or ``stop()`` while this waits or connects ends it quietly: the returned task is then
-        already done.
+        of raising UserOfflineError. With ``follow`` the task reads every LIVE to come. ``disconnect()`` or
+        ``stop()`` while this waits or connects ends it quietly: the returned task is then already done.
+        ``resume``: a session restored from a snapshot (:meth:`Session.restore`) of this host's room: the client
+        reconnects to that room from its cursor, and drops the messages it had already seen.
         """
         if (self._reader is not None and not self._reader.done()) or (
             self._opening is not None and not self._opening.done()
@@ -250,7 +266,9 @@ class TikTokLiveClient:
         self._ended_room = None
         follow = self.config.follow
         waiting = follow or (self.config.wait_live if wait_live is None else wait_live)
-        opening = asyncio.create_task(self._open(wait_live=waiting), name=f"tiktok-live connect @{self.unique_id}")
+        opening = asyncio.create_task(
+            self._open(wait_live=waiting, resume=resume), name=f"tiktok-live connect @{self.unique_id}"
+        )
         self._opening = opening
         try:
             await opening  # cancelling start() cancels the connect too
@@ -270,17 +288,18 @@ class TikTokLiveClient:
         self._reader = asyncio.create_task(reader, name=f"tiktok-live reader @{self.unique_id}")
         return self._reader
 
-    async def connect(self, *, wait_live: bool | None = None) -> None:
+    async def connect(self, *, wait_live: bool | None = None, resume: Session | None = None) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` / ``stop()`` is called); raises like
         :meth:`start`. ``wait_live=True`` (None: ``config.wait_live``): wait for the host to go live instead of
         raising UserOfflineError. With
-        ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix."""
+        ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix. ``resume``:
+        as for :meth:`start`."""
         self._loop = asyncio.get_running_loop()
         if self._stop_requested:  # stop() came before this run began (another thread, say): it ends it
             self._stop_requested = False
             return
         try:
-            task = await self.start(wait_live=wait_live)
+            task = await self.start(wait_live=wait_live, resume=resume)
             try:
                 await task
             except asyncio.CancelledError:
@@ -440,6 +459,50 @@ class TikTokLiveClient:
                 self._emit(DisconnectEvent(None, "stream ended" if session.ended else "end of recording"))
             await self._emitter.drain()
 
+    async def record_video(
+        self,
+        path: str | os.PathLike[str],
+        quality: str = "origin",
+        duration: float | None = None,
+        *,
+        remux: bool = False,
+        overwrite: bool = False,
+        on_progress: Callable[[VideoProgress], object] | None = None,
+    ) -> VideoRecording:
+        """Record the host's LIVE video (the FLV stream, over HTTP: no ffmpeg needed) to ``path``; returns what was
+        saved. Works whether or not the client is connected (and alongside :meth:`connect`).
+
+        ``quality``: ``origin`` (the source; the best offered when the room has no origin stream), ``uhd``,
+        ``hd``, ``sd``, ``ld``, ``ao`` (audio only), or a key of ``flv_pull_url`` such as ``FULL_HD1``; one the room
+        does not offer raises :class:`~tiktok_live.errors.VideoQualityError` listing those it does. Stops when the
+        LIVE ends, after ``duration`` seconds, or when the awaiting task is cancelled (the file is then finished
+        properly and the cancellation propagates).
+
+        Data goes to ``<path>.part`` and the file gets its name only once it is whole (cut after its last whole
+        tag and flushed to disk), so a crash never leaves a file that looks complete. A dropped download resumes
+        (per ``reconnect``) into the next numbered segment (``live.flv``, ``live.002.flv``, …) with a warning in
+        the log; :class:`VideoRecording` lists the segments. ``remux=True`` copies each segment into an MP4 with
+        ffmpeg (on PATH) afterwards. An existing file is an error unless ``overwrite=True``. ``on_progress`` is
+        called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
+        VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
+        """
+        from tiktok_live.video import record_video
+
+        return await record_video(
+            unique_id=self.unique_id,
+            config=self.config,
+            cookies=dict(self._cookies),
+            session=None if self._owns_session else self._session,
+            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
+            room_id=self._room_id if self._room_id_given or self.connected else None,
+            path=path,
+            quality=quality,
+            duration=duration,
+            remux=remux,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
+
     async def __aenter__(self) -> Self:
         _ = await self.start()  # the reader task stays referenced as self._reader
         return self
@@ -460,13 +523,14 @@ class TikTokLiveClient:
                 stream_types.setdefault(event_type, []).append(stream)
         self._stream_types = stream_types
         self._targets = self._emitter.listened | frozenset(stream_types)
-        self._connection.session.wanted = self._targets
+        self._connection.session.wanted = None if self._decode_everything else self._targets
 
-    def _new_room(self, room_id: int) -> None:
-        """A new protocol session for ``room_id``: cursor, duplicate window and reconnect budget start over."""
+    def _new_room(self, room_id: int, session: Session | None = None) -> None:
+        """A new protocol session for ``room_id`` (or the given one): cursor, duplicate window and reconnect budget
+        start over."""
         self._decoded_before += self._connection.session.decoded
-        self._connection.reset(room_id)
-        self._connection.session.wanted = self._targets
+        self._connection.reset(room_id, session)
+        self._connection.session.wanted = None if self._decode_everything else self._targets
 
     def _close_streams(self) -> None:
         for stream in list(self._streams):
@@ -528,12 +592,15 @@ class TikTokLiveClient:
                 session, self._session = self._session, None
                 await session.close()
 
-    async def _open(self, *, wait_live: bool, keep_streams: bool = False) -> None:
-        """Find the live room (waiting for one with ``wait_live``), fetch its info, sign and open the socket.
+    async def _open(self, *, wait_live: bool, keep_streams: bool = False, resume: Session | None = None) -> None:
+        """Find the live room (waiting for one with ``wait_live``), fetch its info, sign and open the socket;
+        ``resume``: continue that session's room from its cursor.
 
         On failure everything is released and, unless ``keep_streams``, the streams end."""
         try:
             room_id = self._room_id if self._room_id_given and self._room_id != self._ended_room else None
+            if resume is not None and resume.room_id:
+                room_id = resume.room_id
             while True:
                 try:
                     if room_id is None:
@@ -541,7 +608,7 @@ class TikTokLiveClient:
                     if room_id == self._ended_room:  # TikTok may still show the LIVE that just ended
                         raise UserOfflineError(self.unique_id)
                     self._room_id = room_id
-                    self._new_room(room_id)
+                    self._new_room(room_id, resume if resume is not None and resume.room_id == room_id else None)
                     await self._lookup.ensure_live(room_id)
                     break
                 except UserOfflineError:
@@ -591,11 +658,7 @@ class TikTokLiveClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # No cookie jar: the client sends exactly the cookies it chose (a jar would merge whatever TikTok sets,
-            # session cookies included, into the WebSocket request and across rooms).
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.http_timeout), cookie_jar=aiohttp.DummyCookieJar()
-            )
+            self._session = new_session(self.config.proxy, timeout=self.config.http_timeout)
         return self._session
 
     async def _run(self, *, close_streams: bool = True) -> None:

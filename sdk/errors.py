@@ -18,8 +18,14 @@
     ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
+    ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
+    ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
     ├── EventLoopRunningError           ``client.run()`` inside a running event loop (a notebook): ``await connect()``
+    ├── SchemaSourceError               a source of ``schema unknowns`` is missing or not in a format it reads
+    ├── VideoError                      recording a LIVE's video failed (no stream, not FLV, kept dropping, bad path)
+    │   └── VideoQualityError           the quality asked for is not offered; ``offered`` lists those that are
+    ├── MissingExtraError               an option needs an optional dependency; the message has the pip line
     └── UsageError                      a command-line mistake (exit code 2)
 
 Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
@@ -30,13 +36,17 @@ from __future__ import annotations
 __all__ = [
     "AgeRestrictedError",
     "EventLoopRunningError",
+    "FleetError",
     "FrameDecodeError",
+    "HandlerOverloadError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
     "RequestError",
     "RoomIdNotFoundError",
     "ScenarioError",
+    "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
@@ -45,6 +55,8 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoQualityError",
     "WebSocketRejectedError",
     "WebcastBlockedError",
 ]
@@ -207,6 +219,32 @@ class PermanentSinkError(TikTokLiveError):
     what is pending and what comes later is dropped and counted."""
 
 
+class FleetError(TikTokLiveError):
+    """The fleet's Redis is unreachable or failed, or a worker lost a room's lease (another worker has it now)."""
+
+    retryable = True
+
+
+class HandlerOverloadError(TikTokLiveError):
+    """Async handlers fell behind: ``limit`` calls were running, so a new call was not started (``dropped`` so far).
+
+    Reported in an :class:`ErrorEvent` whose ``event`` is the event not handled. Make the handler faster, hand the
+    work to a queue of your own, or raise the limit (``max_handlers_in_flight``)."""
+
+    def __init__(self, dropped: int, limit: int) -> None:
+        self.dropped = dropped
+        self.limit = limit
+        super().__init__(
+            f"async handlers are not keeping up: {limit} calls are running, so {dropped} handler call(s) were "
+            "dropped so far; make the handlers faster, queue the work yourself, or raise max_handlers_in_flight"
+        )
+
+
+class SchemaSourceError(TikTokLiveError):
+    """A source of ``tiktok-live schema unknowns`` is missing, empty or not in a format it reads; the message says
+    which."""
+
+
 class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
 
@@ -221,6 +259,38 @@ class EventLoopRunningError(TikTokLiveError, RuntimeError):
             "async function): use `await client.connect()` instead, or `asyncio.create_task(client.connect())` to "
             "keep going while it runs"
         )
+
+
+class VideoError(TikTokLiveError):
+    """Recording a LIVE's video failed: the room offers no stream, the stream is not FLV, the download kept
+    dropping, or the path is unusable. ``recording`` holds what was saved before the failure (a
+    ``VideoRecording``; None when nothing was), so nothing is lost."""
+
+    def __init__(self, message: str, *, recording: object | None = None, retryable: bool = False) -> None:
+        self.recording = recording
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class VideoQualityError(VideoError, ValueError):
+    """The quality asked for is not offered by the room: ``quality`` is what was asked, ``offered`` the qualities
+    the room has (best first). Pick one of those."""
+
+    def __init__(self, quality: str, offered: tuple[str, ...]) -> None:
+        self.quality = quality
+        self.offered = offered
+        super().__init__(
+            f"the room offers no {quality!r} stream: choose one of {', '.join(offered)} (e.g. quality={offered[0]!r})"
+        )
+
+
+class MissingExtraError(TikTokLiveError, ImportError):
+    """An option needs an optional dependency that is not installed (e.g. a SOCKS proxy needs aiohttp-socks).
+    ``extra`` names the extra to install; the message carries the ``pip install`` line."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class UsageError(TikTokLiveError):

@@ -14,7 +14,8 @@
 - ``received_at``: ms since the epoch when the client received it.
 - ``data``: generated events — the message as protobuf JSON with the project's field names (64-bit integers as
   strings, enums by name, unset fields left out); ``UnknownEvent`` — its generic field view (``{number: [values]}``,
-  bytes as ``"base64:..."``) plus ``decode_error``; connection events — their attributes.
+  bytes as ``"base64:..."``), ``decode_error``, ``size`` and ``payload`` (the bytes as received, base64, so that
+  ``tiktok-live schema unknowns`` can read them back); connection events — their attributes.
 - ``derived``: the convenience values of the event (``streaking``, ``diamonds``, ``value``, ``users_joined``, ...),
   only JSON scalars.
 """
@@ -34,6 +35,7 @@ from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
 __all__ = ["SCHEMA_VERSION", "event_to_dict", "event_to_json"]
 
 SCHEMA_VERSION: Final = 1
+"""The JSON Lines event schema's version, the ``v`` of every object: a new number is an incompatible change."""
 _SECONDS_BEFORE: Final = 10**11  # a create_time below this is in seconds (10**11 ms is 1973)
 _CONVENIENCE_MODULES: Final = frozenset({"tiktok_live._base", "tiktok_live._derived"})
 _SKIP: Final = frozenset({"type", "bytes", "as_base64", "size", "proto"})
@@ -109,6 +111,7 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
             "fields": {str(number): [_jsonable(v) for v in values] for number, values in event.fields().items()},
             "decode_error": str(event.decode_error) if event.decode_error is not None else None,
             "size": event.size,
+            "payload": event.as_base64,
         }
     else:
         record["data"] = {

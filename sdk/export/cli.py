@@ -15,17 +15,10 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from tiktok_live.cli import (
-    CONNECTION_EVENTS,
-    CORE_EVENTS,
-    EXIT_CONNECTION,
-    EXIT_OK,
-    Printer,
-    _exit_code,
-    event_classes,
-    resolve_events,
-)
-from tiktok_live.errors import TikTokLiveError, UsageError
+from tiktok_live.cli._common import EXIT_CONNECTION, EXIT_OK, UsageError, exit_code
+from tiktok_live.cli._events import CONNECTION_EVENTS, CORE_EVENTS, event_classes, resolve_events
+from tiktok_live.cli._output import Printer
+from tiktok_live.errors import TikTokLiveError
 
 # The pool, the client and aiohttp load in watch_many(), not here: build_parser() may import add_watch_options.
 if TYPE_CHECKING:
@@ -146,7 +139,7 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
         options["webcast_url"] = args.webcast_url
     if args.sign_url:
         options["sign_url"] = args.sign_url
-    from tiktok_live.lookup_cli import wait_options
+    from tiktok_live.cli._lookups import wait_options
 
     options.update(wait_options(args))  # --wait / --follow: each room waits for its host outside the connect slots
     return options
@@ -211,7 +204,7 @@ def _report_rooms(pool: RoomPool, printer: Printer) -> int:
         printer.close()
         printer.err.write(f"tiktok-live: @{room.unique_id}: {room.error}\n")
         if code == EXIT_OK:
-            code = _exit_code(room.error) if isinstance(room.error, TikTokLiveError) else EXIT_CONNECTION
+            code = exit_code(room.error) if isinstance(room.error, TikTokLiveError) else EXIT_CONNECTION
     return code
 
 

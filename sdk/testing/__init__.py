@@ -55,12 +55,12 @@ from tiktok_live.testing._scenario import (
 )
 from tiktok_live.testing._server import (
     GIFT_CATALOGUE,
-    STREAM_QUALITIES,
     WS_PATH,
     HandshakeRejection,
     SignRequest,
     Simulator,
 )
+from tiktok_live.testing._video import VideoFeed
 
 __all__ = [
     "DEFAULT_VIEWER",
@@ -68,7 +68,6 @@ __all__ = [
     "GARBAGE_FRAME",
     "GIFT_CATALOGUE",
     "SCENARIOS",
-    "STREAM_QUALITIES",
     "UNKNOWN_METHOD",
     "WS_PATH",
     "Faults",
@@ -81,6 +80,7 @@ __all__ = [
     "Simulator",
     "Step",
     "UserLike",
+    "VideoFeed",
     "battle",
     "comment",
     "default_scenario",

@@ -1,13 +1,15 @@
 """The simulator: TikTok's web pages, webcast API, sign server and push WebSocket on one local origin.
 
-Routes (all on ``Simulator.url``; protocol.md §2-§4):
+Routes (all on ``Simulator.url``, at TikTok's paths):
 
 - ``GET /@{user}/live``: the live page with its ``SIGI_STATE`` JSON;
 - ``GET /api-live/user/room/``: the user/room API;
 - ``GET /webcast/room/check_alive/`` and ``GET /webcast/room/info/`` (with stream URLs in both of TikTok's forms);
 - ``GET /webcast/gift/list/``: the gift catalogue (:data:`GIFT_CATALOGUE`);
 - ``GET /webcast/fetch``: the sign server's connection bundle (protobuf ``ProtoMessageFetchResult``);
-- ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``).
+- ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``);
+- ``GET /stream/stream-<room>_<quality>.flv``: the LIVE's video, an FLV stream (see ``_video``), at the pull URLs
+  the room info names.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live.testing._connection import Faults, SimulatedConnection
 from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
+from tiktok_live.testing._video import VIDEO_PATH, VideoFeed
 
 if TYPE_CHECKING:
     import aiohttp
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from tiktok_live.client import TikTokLiveClient
     from tiktok_live.recording import Recorder
 
-__all__ = ["GIFT_CATALOGUE", "STREAM_QUALITIES", "HandshakeRejection", "SignRequest", "Simulator"]
+__all__ = ["GIFT_CATALOGUE", "HandshakeRejection", "SignRequest", "Simulator"]
 
 logger = logging.getLogger("tiktok_live.testing")
 
@@ -58,17 +61,6 @@ _HISTORY_COMMENTS: Final = 3
 _CLOSE_TIMEOUT: Final = 2.0
 _T = TypeVar("_T")
 
-STREAM_QUALITIES: Final = ("origin", "uhd", "hd", "sd", "ld", "ao")
-"""The qualities the simulated room info offers by default (the player's names, best first)."""
-_LEGACY_NAMES: Final = {"uhd": "FULL_HD1", "hd": "HD1", "sd": "SD1", "ld": "SD2"}
-_RESOLUTIONS: Final = {
-    "origin": ("1920x1080", 6_000_000),
-    "uhd": ("1920x1080", 4_000_000),
-    "hd": ("1280x720", 2_000_000),
-    "sd": ("854x480", 1_000_000),
-    "ld": ("640x360", 600_000),
-    "ao": ("", 128_000),
-}
 GIFT_CATALOGUE: Final = (
     # (id, name, diamonds, type): type 1 gifts are streakable.
     (5655, "Rose", 1, 1),
@@ -128,9 +120,8 @@ class Simulator:
     Room and host: ``user`` (the @unique id it serves), ``room_id`` (default: derived from ``seed``),
     ``nickname``, ``title``, ``viewer_count``, ``like_count``, ``offline`` (status 4 everywhere; the socket still
     works), ``age_restricted`` (room info answers 10011), ``page_layout_changed`` (no SIGI_STATE on the page),
-    ``stream_qualities`` (what the room info's stream URLs offer; both of TikTok's forms, see
-    :meth:`stream_url`), ``gift_list_status`` (answer ``/webcast/gift/list/`` with this HTTP status; 200: the
-    catalogue).
+    ``gift_list_status`` (answer ``/webcast/gift/list/`` with this HTTP status; 200: the catalogue). The room
+    info's stream URLs are :attr:`video`'s (the qualities offered and the forms that name them are its options).
 
     LIVEs one after another (follow mode): :meth:`start_live` begins a new LIVE (a new room id, fresh msg ids) and
     :meth:`end_live` ends it (status 4). With ``relive_after`` set, a message that ends the stream (``end()``)
@@ -153,9 +144,12 @@ class Simulator:
     (:class:`Faults`), ``enter_room_timeout``, ``ack_grace``, ``heartbeat_grace`` (the client-duty deadlines),
     ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never).
 
-    Records: ``requests`` (the path of every HTTP request), ``violations``,
-    ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
-    ``connections``, ``frames_sent``, ``ws_pings``; ``on_violation`` is called with each violation as it happens.
+    Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
+    (length, pace, a drop fault, the qualities offered and which forms name them).
+
+    Records: ``requests`` (the path of every HTTP request), ``violations``, ``sign_requests``, ``rejections``,
+    ``acks``, ``heartbeats``, ``enter_room``, ``connections``, ``frames_sent``, ``ws_pings`` (and
+    ``sign_requests_waiting`` now); ``on_violation`` is called with each violation as it happens.
     """
 
     def __init__(
@@ -177,7 +171,6 @@ class Simulator:
         offline: bool = False,
         age_restricted: bool = False,
         page_layout_changed: bool = False,
-        stream_qualities: Sequence[str] = STREAM_QUALITIES,
         gift_list_status: int = 200,
         relive_after: int | None = None,
         max_lives: int | None = None,
@@ -226,7 +219,6 @@ class Simulator:
         self.offline = offline
         self.age_restricted = age_restricted
         self.page_layout_changed = page_layout_changed
-        self.stream_qualities: tuple[str, ...] = tuple(stream_qualities)
         self.gift_list_status = gift_list_status
         self.relive_after = relive_after
         self.max_lives = max_lives
@@ -250,6 +242,8 @@ class Simulator:
         self.on_violation = on_violation
         self.max_records = max_records
         self.started_at = int(time.time()) - 600
+        self.video = VideoFeed()
+        """The LIVE's video: the FLV stream at the room info's pull URLs (options, faults and records)."""
 
         self.requests: list[str] = []
         """The path of every HTTP request received (pages, APIs, sign server, WebSocket upgrades), in order."""
@@ -257,6 +251,9 @@ class Simulator:
         """Every breach of a client duty, one line each, starting with ``violation:``."""
         self.sign_requests: list[SignRequest] = []
         """Every request to the sign server, in order."""
+        self.sign_requests_waiting = 0
+        """Sign requests that arrived and are waiting out ``sign_delay`` (recorded in ``sign_requests`` once
+        answered): lets a test wait until a client is blocked on the sign server."""
         self.rejections: list[HandshakeRejection] = []
         """Every WebSocket upgrade refused (missing User-Agent, missing/used/expired token, wrong room)."""
         self.acks: list[tuple[int, bytes]] = []
@@ -305,6 +302,7 @@ class Simulator:
         app.router.add_get("/webcast/fetch", self._handle_sign)
         app.router.add_get("/webcast/fetch/", self._handle_sign)
         app.router.add_get(WS_PATH, self._handle_ws)
+        app.router.add_get(VIDEO_PATH + "{name}", self._handle_video)
         # A client that vanishes without closing must not hold stop() for aiohttp's default 60 s.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT)
         await runner.setup()
@@ -454,15 +452,6 @@ class Simulator:
         """A connection sent a message that ends the stream: with ``relive_after`` set, the LIVE ends too."""
         if self.relive_after is not None and not self.offline:
             self.end_live()
-
-    def stream_url(self, quality: str, kind: str = "flv") -> str:
-        """The URL the room info names for ``quality`` (one of ``stream_qualities``) and ``kind`` (``"flv"`` or
-        ``"hls"``) in the current room: ``/stage/stream-<room id>_<quality>.flv`` or ``…/index.m3u8`` on this
-        simulator's origin."""
-        if kind not in ("flv", "hls"):
-            raise ValueError('kind is "flv" or "hls"')
-        suffix = ".flv" if kind == "flv" else "/index.m3u8"
-        return f"{self.url}/stage/stream-{self.room_id}_{quality}{suffix}"
 
     def clear_script(self) -> None:
         """Remove every step (connections already playing stop after their current step)."""
@@ -671,39 +660,8 @@ class Simulator:
             "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
             "age_restricted": {"restricted": False, "age_interval": 0, "source": 0},
         }
-        if not self.offline:
-            data["stream_url"] = self._stream_url_json()
+        data["stream_url"] = self.video.stream_url(self.url, self.room_id)
         return web.json_response({"data": data, "extra": {"now": int(time.time() * 1000)}, "status_code": 0})
-
-    def _stream_url_json(self) -> dict[str, object]:
-        """``data.stream_url`` as TikTok sends it: the legacy maps and the player's JSON-in-a-string form."""
-        qualities = self.stream_qualities
-        legacy = {name: quality for quality, name in _LEGACY_NAMES.items() if quality in qualities}
-        default = "HD1" if "HD1" in legacy else next(iter(legacy), "")
-        sdk_data: dict[str, object] = {}
-        for quality in qualities:
-            resolution, bitrate = _RESOLUTIONS.get(quality, ("", 0))
-            params = {"VCodec": "h264" if resolution else "", "resolution": resolution, "vbitrate": bitrate, "gop": 2}
-            main = {"flv": self.stream_url(quality), "hls": self.stream_url(quality, "hls"), "cmaf": "", "dash": ""}
-            sdk_data[quality] = {"main": {**main, "lls": "", "tsl": "", "tile": "", "sdk_params": json.dumps(params)}}
-        options = {
-            "default_quality": {"name": "HD", "sdk_key": "hd", "level": 3},
-            "qualities": [
-                {"name": quality.upper(), "sdk_key": quality, "level": len(qualities) - i}
-                for i, quality in enumerate(qualities)
-            ],
-        }
-        stream_data = {"common": {"session_id": f"sim-{self.room_id}", "rule_ids": ""}, "data": sdk_data}
-        return {
-            "id": self.room_id,
-            "id_str": str(self.room_id),
-            "candidate_resolution": list(legacy),
-            "default_resolution": default,
-            "flv_pull_url": {name: self.stream_url(quality) for name, quality in legacy.items()},
-            "hls_pull_url": self.stream_url(legacy[default], "hls") if default else "",
-            "hls_pull_url_map": {name: self.stream_url(quality, "hls") for name, quality in legacy.items()},
-            "live_core_sdk_data": {"pull_data": {"options": options, "stream_data": json.dumps(stream_data)}},
-        }
 
     async def _handle_gift_list(self, request: web.Request) -> web.Response:
         if self.gift_list_status != 200:
@@ -732,14 +690,20 @@ class Simulator:
             "for_linkmic": True,
         }
 
+    async def _handle_video(self, request: web.Request) -> web.StreamResponse:
+        return await self.video.handle(self, request)
+
     # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
 
     async def _handle_sign(self, request: web.Request) -> web.Response:
         if self.sign_delay > 0:
+            self.sign_requests_waiting += 1
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
             except TimeoutError:
                 pass
+            finally:
+                self.sign_requests_waiting -= 1
         response = self._sign_response(request)
         query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
         self._record(self.sign_requests, SignRequest(query, "X-Api-Key" in request.headers, response.status))

@@ -19,7 +19,7 @@ from tiktok_live.web._config import DEFAULT_DISPLAY_TIME, DEFAULT_HOST, DEFAULT_
 from tiktok_live.web.hub import DEFAULT_BACKLOG, MAX_BACKLOG
 
 if TYPE_CHECKING:
-    from tiktok_live.cli import Printer
+    from tiktok_live.cli._output import Printer
     from tiktok_live.client import TikTokLiveClient
     from tiktok_live.web.app import WebServer
 
@@ -52,7 +52,7 @@ def _seconds(value: str) -> float:
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` subcommand to ``tiktok-live``'s subparsers (its runner is :func:`run`)."""
-    from tiktok_live.cli import _connection_options
+    from tiktok_live.cli._options import connection_options
 
     serve = commands.add_parser(
         "serve",
@@ -86,7 +86,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     output = serve.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the events as JSON Lines (schema v1) on stdout")
     output.add_argument("--quiet", action="store_true", help="print no events, only the addresses and errors")
-    _connection_options(serve)
+    connection_options(serve)
 
 
 def bind_warning(host: str) -> str | None:
@@ -124,9 +124,9 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live serve``: serve the pages, follow the room, keep serving after the LIVE ends, until
     cancelled (Ctrl-C). Raises the client's errors (exit codes as ``watch``) when the first connect fails for
     another reason than the host being offline; a port that cannot be bound is a usage error."""
-    from tiktok_live.cli import EXIT_OK, _client, _maybe_simulator
+    from tiktok_live.cli._commands import make_client, maybe_simulator
+    from tiktok_live.cli._common import EXIT_OK, UsageError
     from tiktok_live.client import normalize_unique_id
-    from tiktok_live.errors import UsageError
     from tiktok_live.web.app import WebServer
 
     if args.assets is not None and not args.assets.is_dir():
@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
         display_time=args.display_time,
         assets_dir=args.assets,
     )
-    async with _maybe_simulator(args) as simulator:
+    async with maybe_simulator(args) as simulator:
         try:
             await server.start(args.host, args.port)
         except OSError as error:
@@ -152,7 +152,7 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
             lines = "".join(f"  {label:<14} {url}\n" for label, url in overlay_urls(server.url).items())
             printer.err.write(f"tiktok-live serve: @{server.state.unique_id}, Ctrl-C to stop\n{lines}")
             printer.err.flush()
-            await follow(server, lambda: _client(args, simulator), printer)
+            await follow(server, lambda: make_client(args, simulator), printer)
             printer.err.write(f"tiktok-live serve: {_ended(server)}; still serving {server.url} (Ctrl-C to stop)\n")
             printer.err.flush()
             await asyncio.Event().wait()  # serve until cancelled

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-import time
+import json
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.pool.conftest import bounded, room_options, simulators
+from tests.support import FakeClock, wait_for_condition
 from tiktok_live._base import BaseEvent
 from tiktok_live.client import ClientConfig, ReconnectPolicy, TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
 from tiktok_live.events import CommentEvent, ConnectEvent, DisconnectEvent, GiftEvent, LikeEvent
+from tiktok_live.export import export, open_sink
 from tiktok_live.pool import (
     DEFAULT_DEDUPE_SIZE,
     ClientOptions,
@@ -104,7 +107,10 @@ async def test_rooms_are_added_and_removed_at_run_time() -> None:
             assert room.state is RoomState.CONNECTED
         assert room.state is RoomState.REMOVED
         for sim in (first, second):
-            assert not sim.violations
+            # Both rooms were closed mid-show (the simulators loop): a frame in flight when the client closed
+            # cannot have been acked, and which one is a race. Any other duty breach fails the test.
+            in_flight = "needed an ack; the connection closed without one"
+            assert [violation for violation in sim.violations if in_flight not in violation] == []
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -144,7 +150,10 @@ async def test_connect_sequences_respect_max_connecting(limit: int) -> None:
 async def test_reconnect_signs_go_through_the_pool_limiter() -> None:
     async with simulators(1, faults=Faults(drop_after=2, first_connections=2)) as (sim,):
         sim.script(*(comment("viewer", str(n)) for n in range(6)), end())
-        async with RoomPool(sign_rate=4, sign_burst=1, reconnect=FAST_RECONNECT) as pool:
+        clock = FakeClock()  # the limiter's time moves only while it waits
+        async with RoomPool(
+            sign_rate=4, sign_burst=1, reconnect=FAST_RECONNECT, clock=clock, sleep=clock.sleep
+        ) as pool:
             stream = pool.stream(CommentEvent)
             room = pool.add(sim.user, **room_options(sim))
             await pool.wait()
@@ -154,22 +163,22 @@ async def test_reconnect_signs_go_through_the_pool_limiter() -> None:
     assert sim.connections == 3
     (limiter,) = pool.limiters.values()
     assert limiter.acquired == len(sim.sign_requests) == 3
-    assert limiter.waited >= 0.4  # one token per 0.25 s: the two reconnect signs waited for theirs
+    assert clock.sleeps == [0.25, 0.25]  # one token per 0.25 s: the two reconnect signs waited for theirs
 
 
 @bounded(15)
 async def test_a_rate_limited_sign_pauses_the_key() -> None:
     async with simulators(1, sign_status=429, sign_fail_times=1, sign_retry_after=0.2) as (sim,):
         sim.script(end())
-        async with RoomPool() as pool:
+        clock = FakeClock()  # the limiter's time moves only while it waits
+        async with RoomPool(clock=clock, sleep=clock.sleep) as pool:
             room = pool.add(sim.user, **room_options(sim))
-            started = time.monotonic()
             await pool.wait()
     assert room.state is RoomState.ENDED
     assert [request.status for request in sim.sign_requests] == [429, 200]
     (limiter,) = pool.limiters.values()
     assert limiter.pauses == 1 and not limiter.buckets  # the simulator publishes no limits: 404, unthrottled
-    assert time.monotonic() - started >= 0.2
+    assert clock.sleeps == [pytest.approx(0.2)]  # the retry waited out the pause (Retry-After) at the limiter
 
 
 @bounded(15)
@@ -210,11 +219,10 @@ async def test_close_cancels_rooms_that_are_still_connecting() -> None:
         for sim in sims:
             pool.add(sim.user, **room_options(sim))
         await pool.start()
-        await asyncio.sleep(0.2)  # both rooms are now waiting for the (slow) sign server
-        assert [room.state for room in pool] == [RoomState.CONNECTING] * 2
-        started = time.monotonic()
-        await pool.close()
-        assert time.monotonic() - started < 5
+        await wait_for_condition(lambda: sum(sim.sign_requests_waiting for sim in sims) == 2)
+        assert [room.state for room in pool] == [RoomState.CONNECTING] * 2  # both wait for the slow sign server
+        async with asyncio.timeout(5):  # well before the sign server would answer (30 s)
+            await pool.close()
         assert [room.state for room in pool] == [RoomState.REMOVED] * 2
         assert [item async for item in stream] == []
         await pool.close()  # twice is fine
@@ -227,7 +235,7 @@ async def test_cancelling_remove_leaves_the_pool_consistent() -> None:
     async with simulators(1, sign_delay=30) as (sim,):
         async with RoomPool() as pool:
             room = pool.add(sim.user, **room_options(sim))
-            await asyncio.sleep(0.1)
+            await wait_for_condition(lambda: sim.sign_requests_waiting == 1)
             remover = asyncio.create_task(pool.remove(sim.user))
             await asyncio.sleep(0)
             remover.cancel()
@@ -313,3 +321,53 @@ async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> Non
     assert first.client._session.connector is not None and first.client._session.connector.limit == 0
     await pool.close()
     assert first.client._session.closed
+
+
+@bounded(10)
+async def test_the_stream_ends_when_every_room_is_done(three_sims: list[Simulator]) -> None:
+    """The documented ``async for item in pool.stream(...)`` inside ``async with RoomPool()`` hung for ever once
+    every room had ended: it now ends after the last room's events (the pool itself stays open)."""
+    for index, sim in enumerate(three_sims):
+        sim.script(comment("viewer", f"from {index}"), end())
+    async with RoomPool() as pool:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        texts = sorted([item.event.comment async for item in pool.stream(CommentEvent)])
+        assert texts == ["from 0", "from 1", "from 2"] and not pool.closed
+        assert [room.state for room in pool] == [RoomState.ENDED] * 3
+        late = pool.stream(CommentEvent)  # every room is done: nothing more can come
+        assert [item async for item in late] == []
+
+
+@bounded(10)
+async def test_pool_stream_to_export_to_the_end(three_sims: list[Simulator], tmp_path: Path) -> None:
+    """The whole pattern: rooms → pool.stream() → export() into a sink, returning when the rooms are done."""
+    for index, sim in enumerate(three_sims):
+        sim.script(*(comment("viewer", f"{index}-{n}") for n in range(5)), gift(), end())
+    path = tmp_path / "events.jsonl"
+    async with RoomPool() as pool, open_sink(path) as sink:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        exported = await export(pool.stream(CommentEvent, GiftEvent), sink)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert exported == len(records) == 3 * 6
+    for sim in three_sims:
+        mine = [record for record in records if record["room_id"] == str(sim.room_id)]
+        assert [record["type"] for record in mine] == ["CommentEvent"] * 5 + ["GiftEvent"]
+
+
+@bounded(10)
+async def test_failed_rooms_count_as_done_and_a_stream_waits_for_rooms_added_later(
+    three_sims: list[Simulator],
+) -> None:
+    sim = three_sims[0]
+    sim.script(comment("viewer", "late but here"), end())
+    async with RoomPool(revisit_after=0.05) as pool:  # not found is permanent, even with revisits
+        pool.add("@nobody_here", **room_options(sim))
+        assert [item async for item in pool.stream(CommentEvent)] == []
+        assert [room.state for room in pool] == [RoomState.FAILED]
+    async with RoomPool() as pool:
+        stream = pool.stream(CommentEvent)  # started with no rooms yet: it waits for the rooms to come
+        assert not stream.closed
+        pool.add(sim.user, **room_options(sim))
+        assert [item.event.comment async for item in stream] == ["late but here"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,13 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     async with asyncio.timeout(seconds):
         while not condition():  # noqa: ASYNC110 - polling records on purpose
             await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def quiet_decode_warnings() -> Iterator[None]:
+    """Corrupt payloads log a warning each (by method and size); keep the output of property tests readable."""
+    logger = logging.getLogger("tiktok_live")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

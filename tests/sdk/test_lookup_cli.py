@@ -44,7 +44,7 @@ def _origins(sim: Simulator) -> list[str]:
 async def test_info_prints_the_room_and_its_stream_urls() -> None:
     async with Simulator("streamer", title="Cooking 🍳") as sim:
         code, out, err = await _run("info", "@streamer", *_origins(sim))
-        hd_flv = sim.stream_url("hd")
+        hd_flv = sim.video.url(sim.url, sim.room_id, "hd")
         assert not sim.sign_requests and sim.connections == 0
     assert code == 0, err
     assert "is LIVE: 'Cooking 🍳'" in out and f"room       {sim.room_id}" in out

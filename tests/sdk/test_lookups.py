@@ -26,10 +26,19 @@ from tiktok_live import (
 )
 from tiktok_live._info import parse_gifts, parse_owner, parse_stream_urls, timestamp
 from tiktok_live.events import CommentEvent
-from tiktok_live.testing import GIFT_CATALOGUE, STREAM_QUALITIES, Simulator, comment, end
+from tiktok_live.testing import GIFT_CATALOGUE, Simulator, comment, end
+from tiktok_live.testing._video import FLV_QUALITIES, VIDEO_PATH
 
 TIMEOUT = 10.0
 SIGN_AND_SOCKET = ("/webcast/fetch", "/webcast/im/ws_proxy/ws_reuse_supplement/")
+
+
+def _flv(sim: Simulator, quality: str) -> str:
+    return sim.video.url(sim.url, sim.room_id, quality)
+
+
+def _hls(sim: Simulator, quality: str) -> str:
+    return f"{sim.url}{VIDEO_PATH}stream-{sim.room_id}_{quality}/index.m3u8"
 
 
 def _no_connection(sim: Simulator) -> None:
@@ -61,18 +70,19 @@ def _check_room_info(sim: Simulator, info: RoomInfo) -> None:
     assert (info.owner_unique_id, info.owner_nickname) == ("host", sim.nickname)  # the fields kept from before
     assert info.started_at == datetime.fromtimestamp(sim.started_at, UTC)
     assert info.cover_url.startswith(sim.url) and info.age_restricted is False
-    assert info.qualities == STREAM_QUALITIES
+    assert info.qualities == FLV_QUALITIES
     hd = info.stream_urls["hd"]
-    assert hd == StreamURL("hd", sim.stream_url("hd"), sim.stream_url("hd", "hls"), "HD1", "1280x720", 2_000_000)
+    assert hd == StreamURL("hd", _flv(sim, "hd"), _hls(sim, "hd"), "HD1", "1280x720", 2_000_000)
     assert info.stream_urls["ao"].legacy_name == "" and info.stream_urls["uhd"].legacy_name == "FULL_HD1"
     document = info.to_dict()
     assert json.loads(json.dumps(document)) == document
     assert document["room_id"] == str(sim.room_id) and document["owner"]["id"] == str(owner.id)  # type: ignore[index]
-    assert document["stream_urls"]["sd"]["flv"] == sim.stream_url("sd")  # type: ignore[index]
+    assert document["stream_urls"]["sd"]["flv"] == _flv(sim, "sd")  # type: ignore[index]
 
 
 async def test_room_info_offers_what_the_room_offers() -> None:
-    async with Simulator("host", stream_qualities=("hd", "ld")) as sim:
+    async with Simulator("host") as sim:
+        sim.video.qualities = ("hd", "ld")
         info = await asyncio.wait_for(sim.client().fetch_room_info(), TIMEOUT)
     assert info.qualities == ("hd", "ld")
     assert [url.legacy_name for url in info.stream_urls.values()] == ["HD1", "SD2"]
@@ -312,7 +322,7 @@ def test_stream_urls_merge_both_forms_and_the_sdk_form_wins() -> None:
         {"flv_pull_url": ["https://cdn/x.flv"]},
         {"flv_pull_url": {"HD1": "javascript:alert(1)", "SD1": 42, "SD2": {"url": "https://x"}}},
         {"live_core_sdk_data": {"pull_data": {"stream_data": "{not json"}}},
-        {"live_core_sdk_data": {"pull_data": {"stream_data": {"data": {"hd": {"main": {"flv": "https://x"}}}}}}},
+        {"flv_pull_url": {"HD1": "https://", "SD1": "https://[::1"}},
         {"live_core_sdk_data": {"pull_data": {"stream_data": "[" * 100_000 + "]" * 100_000}}},
         _sdk(["hd"]),
         _sdk({"hd": "https://x"}),
@@ -321,6 +331,12 @@ def test_stream_urls_merge_both_forms_and_the_sdk_form_wins() -> None:
 )
 def test_stream_urls_ignore_what_is_not_a_stream_url(stream_url: object) -> None:
     assert dict(parse_stream_urls(stream_url)) == {}
+
+
+def test_stream_data_already_parsed_is_tolerated() -> None:
+    parsed = {"data": {"hd": {"main": {"flv": "https://cdn/hd.flv"}}}}
+    urls = parse_stream_urls({"live_core_sdk_data": {"pull_data": {"stream_data": parsed}}})
+    assert list(urls) == ["hd"] and urls["hd"].flv == "https://cdn/hd.flv"
 
 
 def test_stream_url_mapping_is_read_only() -> None:

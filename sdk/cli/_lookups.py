@@ -1,9 +1,9 @@
 """``tiktok-live info @user`` and ``tiktok-live gifts @user`` (lookups that never connect), and the waiting options
 of ``watch`` (``--wait``, ``--follow``, ``--poll-interval``).
 
-Wired into ``tiktok_live.cli`` by :func:`register` (adds the two subcommands), :func:`add_wait_options` (adds the
-options to ``watch``), :func:`wait_options` (turns them into client options) and :data:`RUNNERS` (the runners by
-command name).
+Wired into :mod:`tiktok_live.cli` by :func:`register` (adds the two subcommands), :func:`add_wait_options` (adds
+the options to ``watch``), :func:`wait_options` (turns them into client options) and :data:`RUNNERS` (the runners
+by command name).
 
 ``info`` prints the room (title, counts, host, start time, cover, 18+ flag) and the stream URLs by quality, or
 only that the host is not live; exit code 0 when live, 3 when offline or unknown. ``gifts`` prints the gift
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from tiktok_live._config import ClientOptions
-    from tiktok_live.cli import Printer
+    from tiktok_live.cli._output import Printer
     from tiktok_live.client import RoomInfo, TikTokLiveClient
 
 __all__ = [
@@ -66,13 +66,14 @@ _COMMANDS: Final = (
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``info`` and ``gifts`` subcommands to ``tiktok-live``'s subparsers (runners in :data:`RUNNERS`)."""
-    from tiktok_live.cli import _connection_options
+    from tiktok_live.cli._options import connection_options
 
     for name, summary, description in _COMMANDS:
         command = commands.add_parser(name, help=summary, description=description)
         command.add_argument("user", help="@handle of the host")
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-        _connection_options(command)
+        connection_options(command)
+        command.set_defaults(summary=False)  # a lookup streams no events: nothing to sum up
 
 
 def add_wait_options(parser: argparse.ArgumentParser) -> None:
@@ -117,11 +118,12 @@ def waiting_note(args: argparse.Namespace, user: str) -> str | None:
 
 async def run_info(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live info``: look the room up and print it; 0 when the host is live, 3 when not."""
-    from tiktok_live.cli import EXIT_OK, EXIT_USER, _client, _maybe_simulator
+    from tiktok_live.cli._commands import make_client, maybe_simulator
+    from tiktok_live.cli._common import EXIT_OK, EXIT_USER
     from tiktok_live.errors import UserOfflineError
 
-    async with _maybe_simulator(args) as simulator:
-        client = _client(args, simulator)
+    async with maybe_simulator(args) as simulator:
+        client = make_client(args, simulator)
         info: RoomInfo | None
         try:
             info = await client.fetch_room_info()
@@ -187,10 +189,11 @@ def _duration(minutes: int) -> str:
 
 async def run_gifts(args: argparse.Namespace, printer: Printer) -> int:
     """Run ``tiktok-live gifts``: fetch the catalogue and print it, cheapest first."""
-    from tiktok_live.cli import EXIT_OK, _client, _maybe_simulator
+    from tiktok_live.cli._commands import make_client, maybe_simulator
+    from tiktok_live.cli._common import EXIT_OK
 
-    async with _maybe_simulator(args) as simulator:
-        client = _client(args, simulator)
+    async with maybe_simulator(args) as simulator:
+        client = make_client(args, simulator)
         gifts = await client.fetch_gifts()
     if args.json:
         document = {"unique_id": client.unique_id, "gifts": [gift.to_dict() for gift in gifts]}
