@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 
 import pytest
 
+from tests.sdk.test_cli import ENV, TIMEOUT, _origins, _run
 from tiktok_live.testing import GIFT_CATALOGUE, Simulator, comment, end
-
-TIMEOUT = 60.0
-ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-ENV.pop("SIGN_API_KEY", None)
 
 
 async def _start(*args: str) -> asyncio.subprocess.Process:
+    """The command running, its stdout and stderr piped (for a test that reads as it goes)."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -28,17 +25,6 @@ async def _start(*args: str) -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.PIPE,
         env=ENV,
     )
-
-
-async def _run(*args: str) -> tuple[int, str, str]:
-    process = await _start(*args)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
-
-
-def _origins(sim: Simulator) -> list[str]:
-    return ["--web-url", sim.url, "--webcast-url", sim.url, "--sign-url", sim.url]
 
 
 async def test_info_prints_the_room_and_its_stream_urls() -> None:
