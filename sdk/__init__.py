@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
+    EventLoopRunningError,
     FleetError,
     FrameDecodeError,
     HandlerOverloadError,
@@ -36,14 +37,36 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
-    from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.client import (
+        ClientConfig,
+        EventStream,
+        GiftInfo,
+        ReconnectPolicy,
+        RoomInfo,
+        RoomOwner,
+        StreamURL,
+        TikTokLiveClient,
+        check_live,
+    )
     from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
 """The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
-_LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+_LAZY = frozenset(
+    {
+        "ClientConfig",
+        "EventStream",
+        "GiftInfo",
+        "ReconnectPolicy",
+        "RoomInfo",
+        "RoomOwner",
+        "StreamURL",
+        "TikTokLiveClient",
+        "check_live",
+    }
+)
 _LAZY_VIDEO = frozenset({"VideoProgress", "VideoRecording", "VideoSegment", "VideoStop"})
 
 
@@ -67,9 +90,11 @@ __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
     "ClientConfig",
+    "EventLoopRunningError",
     "EventStream",
     "FleetError",
     "FrameDecodeError",
+    "GiftInfo",
     "HandlerOverloadError",
     "MissingExtraError",
     "PermanentSinkError",
@@ -79,12 +104,14 @@ __all__ = [
     "RequestError",
     "RoomIdNotFoundError",
     "RoomInfo",
+    "RoomOwner",
     "ScenarioError",
     "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
     "SnapshotError",
+    "StreamURL",
     "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
@@ -100,4 +127,5 @@ __all__ = [
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",
+    "check_live",
 ]

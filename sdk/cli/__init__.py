@@ -1,5 +1,5 @@
 """The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`), schema
-(:mod:`tiktok_live.schema.cli`) and video.
+(:mod:`tiktok_live.schema.cli`), video, info and gifts.
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -8,7 +8,7 @@ summary go to stderr.
 
 Layout: this module builds the parser and runs a command; :mod:`._output` prints (``Printer``), :mod:`._events`
 resolves event names and runs ``events``, :mod:`._commands` runs demo/watch/record/replay, :mod:`._video` runs
-video.
+video, :mod:`._lookups` runs info and gifts (and adds ``watch --wait / --follow``).
 """
 
 from __future__ import annotations
@@ -73,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("user", nargs="+", help="@handle of each host")
     output_options(watch)
     connection_options(watch)
+    from tiktok_live.cli._lookups import add_wait_options
     from tiktok_live.export.cli import add_watch_options  # light: the pool loads only when a command runs
 
     add_watch_options(watch)
+    add_wait_options(watch)
 
     record = commands.add_parser("record", help="save a session (every frame, both ways) to FILE")
     record.add_argument("user", help="@handle of the host")
@@ -111,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.cli._video import register as register_video
 
     register_video(commands)
+    from tiktok_live.cli._lookups import register as register_lookups
+
+    register_lookups(commands)
     return parser
 
 
@@ -141,6 +146,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
     runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve, "fleet": fleet}
     runners["video"] = video
+    from tiktok_live.cli._lookups import RUNNERS as LOOKUPS
+
+    runners.update(LOOKUPS)
     runner = runners[args.command]
     code = EXIT_OK
     try:

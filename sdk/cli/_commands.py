@@ -26,11 +26,12 @@ def make_client(
     args: argparse.Namespace, simulator: Simulator | None, recorder: Recorder | None = None
 ) -> TikTokLiveClient:
     """A client for ``args.user`` with the connection options (or one of ``simulator`` when given)."""
+    from tiktok_live.cli._lookups import wait_options
     from tiktok_live.client import ClientConfig, TikTokLiveClient
 
     if simulator is not None:
-        return simulator.client(recorder=recorder)
-    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy)
+        return simulator.client(recorder=recorder, **wait_options(args))
+    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy).replace(**wait_options(args))
     urls = {option: getattr(args, option) for option in ("web_url", "webcast_url", "sign_url") if getattr(args, option)}
     return TikTokLiveClient(args.user, config=config.replace(**urls), recorder=recorder)
 
@@ -47,7 +48,8 @@ async def maybe_simulator(args: argparse.Namespace) -> AsyncIterator[Simulator |
     if args.simulator_speed <= 0:
         raise UsageError("--simulator-speed must be positive")
     user = normalize_unique_id(args.user)
-    async with Simulator(user, scenario="default", speed=args.simulator_speed) as simulator:
+    relive = 1 if getattr(args, "follow", False) else None  # --follow: LIVE after LIVE
+    async with Simulator(user, scenario="default", speed=args.simulator_speed, relive_after=relive) as simulator:
         yield simulator
 
 
@@ -76,6 +78,10 @@ async def watch(args: argparse.Namespace, printer: Printer) -> int:
     classes = resolve_events(args.events, _default_events(args.json))
     async with maybe_simulator(args) as simulator:
         client = make_client(args, simulator)
+        from tiktok_live.cli._lookups import waiting_note
+
+        if (note := waiting_note(args, client.unique_id)) is not None:
+            printer.err.write(note + "\n")
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)

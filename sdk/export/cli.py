@@ -139,6 +139,9 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
         options["webcast_url"] = args.webcast_url
     if args.sign_url:
         options["sign_url"] = args.sign_url
+    from tiktok_live.cli._lookups import wait_options
+
+    options.update(wait_options(args))  # --wait / --follow: each room waits for its host outside the connect slots
     return options
 
 

@@ -53,13 +53,20 @@ from tiktok_live.testing._scenario import (
     load_scenario,
     recording_scenario,
 )
-from tiktok_live.testing._server import WS_PATH, HandshakeRejection, SignRequest, Simulator
+from tiktok_live.testing._server import (
+    GIFT_CATALOGUE,
+    WS_PATH,
+    HandshakeRejection,
+    SignRequest,
+    Simulator,
+)
 from tiktok_live.testing._video import VideoFeed
 
 __all__ = [
     "DEFAULT_VIEWER",
     "FIXTURES_ENV",
     "GARBAGE_FRAME",
+    "GIFT_CATALOGUE",
     "SCENARIOS",
     "UNKNOWN_METHOD",
     "WS_PATH",

@@ -294,6 +294,8 @@ class SimulatedConnection:
         if faults.duplicate_msg_ids_at == position:
             again, again_ext = self._msg_frame(position, messages, "|dup")
             await self._send(again, again_ext)
+        if any(spec.ends_stream for spec in step.messages):
+            self._sim._stream_ended()
 
     async def _send_script(self) -> _Outcome:
         sim = self._sim
@@ -500,8 +502,11 @@ class SimulatedConnection:
                 )
             self._wake.clear()
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the event is
+            # set, and this loop would then outlive its connection (the simulator never finished closing it).
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
