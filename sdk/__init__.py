@@ -5,9 +5,9 @@ sends, plus derived and connection events);
 errors in :mod:`tiktok_live.errors`, all under :class:`TikTokLiveError`.
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
-from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live.errors import (
     AgeRestrictedError,
     FrameDecodeError,
@@ -23,22 +23,31 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
+    from tiktok_live._base import BaseEvent, UnknownEvent
     from tiktok_live.client import EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
 
 __version__ = "0.1.0"
 
-# The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
-_LAZY = frozenset({"EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+# The client pulls in aiohttp and the schema (~0.2 s), the event base protobuf (~20 ms): they load on first use,
+# so `import tiktok_live` (and the pytest plugin, loaded by every pytest run where tiktok-live is installed) stays
+# fast.
+_LAZY = {
+    "BaseEvent": "tiktok_live._base",
+    "UnknownEvent": "tiktok_live._base",
+    "EventStream": "tiktok_live.client",
+    "ReconnectPolicy": "tiktok_live.client",
+    "RoomInfo": "tiktok_live.client",
+    "TikTokLiveClient": "tiktok_live.client",
+}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from tiktok_live import client
-
-        value: object = getattr(client, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

@@ -3,6 +3,9 @@
 Handlers may be sync or async. A handler that raises is logged and reported as an :class:`ErrorEvent`; it never
 stops the other handlers or the reader. The emitter also tracks which event classes anyone listens to, so the
 client decodes only those (lazy dispatch).
+
+Strict mode (for tests): the first exception a handler raises is also kept, and :meth:`Emitter.raise_if_failed`
+raises it once the stream is over, so an ``assert`` in a handler fails the test instead of becoming a log line.
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ ErrorHandler: TypeAlias = Callable[[ErrorEvent], Awaitable[None] | None]
 class Emitter:
     """Event-class-keyed emitter. Keys are class names, as pyee keys by string (and TikTokLive users expect it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        """Keep the first handler exception for :meth:`raise_if_failed` (tests); it is logged and reported either
+        way."""
+        self._failure: BaseException | None = None
+        self._more_failures = 0
         self._pyee = AsyncIOEventEmitter()
         self._pyee.add_listener("error", self._on_handler_error)
         self._counts: dict[type[BaseEvent], int] = {}
@@ -43,7 +51,7 @@ class Emitter:
         """Call ``handler`` for every event of exactly ``event_type``."""
         if event_type is ErrorEvent:
             # An ErrorEvent handler that raised would report its own error again: keep its errors to the log.
-            wrapped = self._error_wrappers.setdefault(handler, _guarded(cast("ErrorHandler", handler)))
+            wrapped = self._error_wrappers.setdefault(handler, _guarded(cast("ErrorHandler", handler), self._failed))
             self._pyee.add_listener(event_type.__name__, wrapped)
         else:
             self._pyee.add_listener(event_type.__name__, handler)
@@ -82,12 +90,42 @@ class Emitter:
         if ErrorEvent in self.listened:
             self._pyee.emit(ErrorEvent.__name__, ErrorEvent(error, event))
 
+    @property
+    def failure(self) -> BaseException | None:
+        """In strict mode, the first exception a handler raised that :meth:`raise_if_failed` has not raised yet."""
+        return self._failure
+
+    def raise_if_failed(self) -> None:
+        """In strict mode, raise the first handler exception kept since the last call (then forget it); a note
+        on it tells how many more handlers failed. Does nothing when no handler failed or strict is off."""
+        failure, more = self._failure, self._more_failures
+        self._failure, self._more_failures = None, 0
+        if failure is None:
+            return
+        failure.add_note(
+            "tiktok-live: an event handler raised this while the client was running (strict mode re-raises handler "
+            "errors once the stream is over; strict=False only logs them and emits ErrorEvent)"
+            + (f"; {more} more handler error(s) were logged" if more else "")
+        )
+        raise failure
+
+    def _failed(self, error: BaseException) -> None:
+        if not self.strict:
+            return
+        if self._failure is None:
+            self._failure = error
+        else:
+            self._more_failures += 1
+
     def _on_handler_error(self, error: BaseException) -> None:
         logger.error("an event handler raised %s: %s", type(error).__name__, error, exc_info=error)
+        self._failed(error)
         self.report(error)
 
 
-def _guarded(handler: ErrorHandler) -> ErrorHandler:
+def _guarded(handler: ErrorHandler, failed: Callable[[BaseException], None]) -> ErrorHandler:
+    """``handler`` with its exceptions logged and passed to ``failed`` (an ErrorEvent handler's own errors are not
+    reported as ErrorEvents: that would loop)."""
     if inspect.iscoroutinefunction(handler):
 
         async def guarded_async(event: ErrorEvent) -> None:
@@ -95,16 +133,18 @@ def _guarded(handler: ErrorHandler) -> ErrorHandler:
                 result = handler(event)
                 if result is not None:
                     await result
-            except Exception:
+            except Exception as error:
                 logger.exception("an ErrorEvent handler raised")
+                failed(error)
 
         return guarded_async
 
     def guarded(event: ErrorEvent) -> None:
         try:
             result = handler(event)
-        except Exception:
+        except Exception as error:
             logger.exception("an ErrorEvent handler raised")
+            failed(error)
             return
         if inspect.isawaitable(result):
             logger.error("an ErrorEvent handler returned an awaitable; make it `async def`")

@@ -14,6 +14,7 @@ from tiktok_live.cli._output import Printer
 if TYPE_CHECKING:
     from tiktok_live._base import BaseEvent
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.recording import Recorder
     from tiktok_live.testing import Simulator
 
 __all__ = ["DEMO_SPEED", "demo", "make_client", "maybe_simulator", "record", "replay", "watch"]
@@ -21,13 +22,16 @@ __all__ = ["DEMO_SPEED", "demo", "make_client", "maybe_simulator", "record", "re
 DEMO_SPEED: Final = 1.5
 
 
-def make_client(args: argparse.Namespace, simulator: Simulator | None, **extra: object) -> TikTokLiveClient:
-    """A client for ``args.user`` with the connection options (or one of ``simulator`` when given)."""
+def make_client(
+    args: argparse.Namespace, simulator: Simulator | None, *, recorder: Recorder | None = None
+) -> TikTokLiveClient:
+    """A client for ``args.user`` with the connection options (or one of ``simulator`` when given: not strict, as
+    a handler error in a command is reported like in production, not raised)."""
     from tiktok_live.client import TikTokLiveClient
 
     if simulator is not None:
-        return simulator.client(**extra)
-    options: dict[str, object] = {"sign_api_key": args.sign_api_key, "proxy": args.proxy, **extra}
+        return simulator.client(strict=False, recorder=recorder)
+    options: dict[str, object] = {"sign_api_key": args.sign_api_key, "proxy": args.proxy, "recorder": recorder}
     for option in ("web_url", "webcast_url", "sign_url"):
         if getattr(args, option):
             options[option] = getattr(args, option)
@@ -88,7 +92,7 @@ async def demo(args: argparse.Namespace, printer: Printer) -> int:
             f"tiktok-live demo: a scripted LIVE from the embedded simulator at {simulator.url} "
             "(no internet, no API key)\n"
         )
-        client = simulator.client()
+        client = simulator.client(strict=False)
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
