@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, TextIO, cast
 
 from tiktok_live.cli._common import EXIT_OK, UsageError
+from tiktok_live.cli._options import close_matches
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor import FieldDescriptor
@@ -43,6 +44,16 @@ def _key(name: str) -> str:
     return name.removesuffix("Event").replace("_", "").replace("-", "").lower()
 
 
+def _suggest(name: str, classes: Iterable[str]) -> str:
+    """The event names closest to ``name`` (difflib, on the ``--events`` spelling), else those containing it;
+    else where to look them up."""
+    by_key = {_key(class_name): class_name for class_name in classes}
+    close = close_matches(_key(name), by_key) or [key for key in by_key if _key(name) in key][:5]
+    if close:
+        return f" (did you mean {', '.join(by_key[key] for key in close)}?)"
+    return "; `tiktok-live events` lists them"
+
+
 def event_classes() -> dict[str, type[BaseEvent]]:
     """Every event class a client can emit, by class name: generated (from the registry), derived, connection."""
     from tiktok_live import events
@@ -71,9 +82,7 @@ def resolve_events(spec: str | None, default: Iterable[str]) -> list[type[BaseEv
             continue
         cls = by_key.get(_key(part))
         if cls is None:
-            close = [name for key, name in ((_key(n), n) for n in classes) if _key(part) in key][:5]
-            hint = f" (did you mean {', '.join(close)}?)" if close else "; `tiktok-live events` lists them"
-            raise UsageError(f"unknown event {part!r}{hint}")
+            raise UsageError(f"unknown event {part!r}{_suggest(part, classes)}")
         chosen.append(cls)
     return list(dict.fromkeys(chosen))
 

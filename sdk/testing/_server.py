@@ -17,6 +17,7 @@ import hmac
 import html
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -158,10 +159,10 @@ class Simulator:
         on_violation: Callable[[str], None] | None = None,
         max_records: int = 10_000,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        if ping_interval <= 0:
-            raise ValueError("ping_interval must be positive")
+        if not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
+        if not 0 < ping_interval < math.inf:
+            raise ValueError("ping_interval must be a positive number of seconds")
         self.user = user.removeprefix("@")
         self.seed = seed
         self._rng = random.Random(seed)
@@ -364,8 +365,8 @@ class Simulator:
         """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
         simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. Replacing a script starts a new
         LIVE (see :meth:`clear_script`)."""
-        if speed is not None and speed <= 0:
-            raise ValueError("speed must be positive")
+        if speed is not None and not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
         if isinstance(scenario, str):
             scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
         self._next_live()
