@@ -5,9 +5,9 @@ sends, plus derived and connection events);
 errors in :mod:`tiktok_live.errors`, all under :class:`TikTokLiveError`.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from tiktok_live._lazy import lazy_attributes
 from tiktok_live.errors import (
     AgeRestrictedError,
     FrameDecodeError,
@@ -41,13 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -22,8 +22,9 @@ every pytest run of a project with tiktok-live installed loads, costs nothing un
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from tiktok_live._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tiktok_live.testing._connection import GARBAGE_FRAME, UNKNOWN_METHOD, Faults
@@ -121,14 +122,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

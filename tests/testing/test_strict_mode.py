@@ -23,24 +23,26 @@ def _expect_bye(event: CommentEvent) -> None:
     assert event.comment == "bye", "expected a goodbye"
 
 
+async def _watch_hi(sim: Simulator) -> None:
+    """A strict client watches a LIVE saying "hi" with a handler expecting "bye", through start() and the reader
+    task (not connect(), which would raise the handler's error itself once the client is wired)."""
+    sim.script(comment("alice", "hi"), end())
+    client = sim.client()
+    client.add_listener(CommentEvent, _expect_bye)
+    await within(await client.start())  # the reader task: it ends with the stream and raises nothing
+    await client.disconnect()
+
+
 async def test_leaving_the_simulator_raises_a_strict_clients_handler_error() -> None:
     with pytest.raises(AssertionError, match="expected a goodbye") as raised:
         async with Simulator(**FAST) as sim:
-            sim.script(comment("alice", "hi"), end())
-            client = sim.client()
-            client.add_listener(CommentEvent, _expect_bye)
-            await within(await client.start())  # the reader task: it ends with the stream and raises nothing
-            await client.disconnect()
+            await _watch_hi(sim)
     assert any("strict mode" in note for note in raised.value.__notes__)
 
 
 async def test_raise_handler_errors_without_leaving_the_simulator() -> None:
     async with Simulator(**FAST) as sim:
-        sim.script(comment("alice", "hi"), end())
-        client = sim.client()
-        client.add_listener(CommentEvent, _expect_bye)
-        await within(await client.start())
-        await client.disconnect()
+        await _watch_hi(sim)
         with pytest.raises(AssertionError):
             sim.raise_handler_errors()
         sim.raise_handler_errors()  # raised once
@@ -60,11 +62,7 @@ async def test_strict_false_only_logs_and_emits() -> None:
 async def test_an_error_in_the_block_wins_over_a_handler_error() -> None:
     with pytest.raises(LookupError):
         async with Simulator(**FAST) as sim:
-            sim.script(comment("alice", "hi"), end())
-            client = sim.client()
-            client.add_listener(CommentEvent, _expect_bye)
-            await within(await client.start())
-            await client.disconnect()
+            await _watch_hi(sim)
             raise LookupError("the test's own failure")
 
 
