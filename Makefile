@@ -45,7 +45,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy -p tiktok_live
-	$(VENV)/bin/mypy codegen tests/typing/positive
+	$(VENV)/bin/mypy codegen tools tests/typing/positive
 
 # Fails when `make generate` would change anything under generated/ or docs/ (including new untracked files).
 drift: generate
@@ -71,4 +71,4 @@ clean:
 # PNGs of the dashboard and overlays for docs/web.md (simulator + `serve` app + headless Chromium; not run by tests).
 .PHONY: screenshots
 screenshots: $(STAMP)
-	$(PY) -m tiktok_live.web.screenshots docs/images
+	$(PY) -m tools.screenshots docs/images

@@ -203,9 +203,11 @@ NOTES = [
     "median of the repetitions; gc stays enabled (collected before each pass).",
     "Row 1 starts from the decompressed fetch-result bytes, as the issue defines the limit; row 1+ adds the "
     "push-frame parse and gunzip that rows 2-4 include (they start from the WebSocket message bytes).",
-    "Rows 2-3 call the client's private receive path, `TikTokLiveClient('bench')._on_frame(frame_bytes)`, on a "
-    "client with no socket: the ack frame is built but not sent. A fresh client per pass (its msg_id dedupe "
-    "would otherwise skip every repeated message).",
+    "Row 2s calls the public I/O-free core, `tiktok_live.protocol.Session().receive(frame_bytes)`, every event "
+    "class wanted (the ack is built, not sent). Rows 2-3 run each frame through the client's own session "
+    "(`client.session.receive`) and its fan-out to handlers (`client._deliver`, the one private call: what the "
+    "WebSocket reader does per frame) on a client with no socket. A fresh session or client per pass (the msg_id "
+    "dedupe would otherwise skip every repeated message).",
     "Row 4 runs TikTokLive 7.0.1 in its own venv (.venv-bench-peer) as a subprocess and drives its internals "
     "(bench/peer.py: `WebcastPushFrame().parse`, `extract_webcast_response_message`, `send_ack` with no socket, "
     "`client._parse_webcast_response`, `client.emit`); it builds every event, as it always does.",
@@ -285,8 +287,8 @@ def main() -> int:
     sys.stdout.write(
         f"\n{info['cpu']} ({info['cores']} cores), Python {info['python']}, protobuf {info['protobuf']} "
         f"({info['protobuf_backend']}), aiohttp {info['aiohttp']}, pyee {info['pyee']}; {results['duration_s']:.0f} s\n"
-        "Rows 2-3 call TikTokLiveClient._on_frame (private) on a client without a socket; row 4 drives TikTokLive's "
-        "internals.\n"
+        "Row 2s is the public Session.receive; rows 2-3 add the client's fan-out (client._deliver, private) on a "
+        "client without a socket; row 4 drives TikTokLive's internals.\n"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -1,9 +1,11 @@
-"""Rows 1-3, in one process on one corpus: the upb limit, tiktok_live with every event subscribed, and lazy.
+"""Rows 1-3, in one process on one corpus: the upb limit, the protocol core, the client with every event
+subscribed, and lazy.
 
-Rows 2 and 3 feed each frame to the client's real receive path, ``TikTokLiveClient._on_frame(bytes)`` (a private
-method): push-frame parse, gunzip, fetch-result parse, ack (built; not sent, as a client with no socket sends
-nothing), dedupe by msg_id, lazy decode, emit through pyee, derived events. Each repetition uses a fresh client,
-so the dedupe window never turns a repetition into skipped duplicates.
+Row 2s feeds each frame to ``tiktok_live.protocol.Session.receive(bytes)`` (public, I/O-free), every event class
+wanted: push-frame parse, gunzip, fetch-result parse, ack built, dedupe by msg_id, decode, derived events. Rows 2
+and 3 add what the client does with the result — its fan-out to handlers through pyee, ``client._deliver`` (the
+one private call) — on the client's own session (``client.session``), exactly as its WebSocket reader does. Each
+repetition uses a fresh session or client, so the dedupe window never turns a repetition into skipped duplicates.
 """
 
 from __future__ import annotations
@@ -36,8 +38,18 @@ from tiktok_live.events import (
     UnknownEvent,
     WebsocketResponseEvent,
 )
+from tiktok_live.protocol import Session
 
-__all__ = ["Timing", "all_event_types", "drive", "fetch_results", "make_client", "profile_client", "run_rows"]
+__all__ = [
+    "Timing",
+    "all_event_types",
+    "drive",
+    "drive_session",
+    "fetch_results",
+    "make_client",
+    "profile_client",
+    "run_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +158,24 @@ def make_client(types: Iterable[type[BaseEvent]]) -> TikTokLiveClient:
     return client
 
 
+def drive_session(session: Session, frames: list[bytes]) -> int:
+    """Row 2s: ``session.receive`` on every frame; returns the number of events (so nothing is optimised away)."""
+    receive = session.receive
+    events = 0
+    for data in frames:
+        events += len(receive(data).events)
+    return events
+
+
 def drive(client: TikTokLiveClient, frames: list[bytes]) -> None:
-    """Feed ``frames`` through ``client._on_frame`` in one event loop (the coroutines never suspend)."""
+    """Rows 2-3: each frame through the client's session and its fan-out (``client._deliver``, what the WebSocket
+    reader calls for every frame), in one event loop (pyee schedules nothing for sync handlers)."""
 
     async def feed() -> None:
-        on_frame = client._on_frame
+        receive = client.session.receive
+        deliver = client._deliver
         for data in frames:
-            await on_frame(data)
+            deliver(data, receive(data))
 
     loop = asyncio.new_event_loop()
     try:
@@ -181,6 +204,7 @@ def run_rows(frames: list[bytes], messages: int, repeats: int) -> dict[str, Any]
     passes: dict[str, tuple[Callable[[], Any], Callable[[Any], object]]] = {
         "upb": (lambda: None, lambda _: upb_limit(results)),
         "upb_frames": (lambda: None, lambda _: upb_limit_from_frames(frames)),
+        "session": (Session, lambda session: drive_session(session, frames)),
         "all": client_pass("all", everything),
         "lazy": client_pass("lazy", [CommentEvent]),
     }

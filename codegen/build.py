@@ -236,11 +236,31 @@ def build(loaded: Loaded) -> Schema:
     )
     modules = tuple(ProtoModule(_stem(file.name), PurePosixPath("proto") / file.name) for file in loaded.files)
     mixins = tuple(sorted({event.mixin for event in events if event.mixin}))
+    derived = derived_events(loaded.derived_source, events)
+    connection = derived_events(loaded.connection_source, frozenset({"BaseEvent"}))
+    known = {event.class_name for event in events} | {event.class_name for event in (*derived, *connection)}
+    known.add("UnknownEvent")
     return Schema(
         events=events,
         enums=enums,
         modules=tuple(sorted(modules, key=lambda m: m.stem)),
         mixins=mixins,
-        derived=derived_events(loaded.derived_source, events),
-        connection=derived_events(loaded.connection_source, frozenset({"BaseEvent"})),
+        derived=derived,
+        connection=connection,
+        sets=event_sets(loaded.sets or {}, known),
     )
+
+
+def event_sets(table: Mapping[str, object], known: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """events.toml's ``[sets]``: each a list of event class names that exist (checked), kept in their order."""
+    sets = []
+    for name, value in sorted(table.items()):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise BuildError(f"events.toml [sets] {name} must be a list of event class names")
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise BuildError(f"events.toml [sets] {name} names unknown events: {unknown}")
+        if len(set(value)) != len(value):
+            raise BuildError(f"events.toml [sets] {name} names an event twice")
+        sets.append((name, tuple(value)))
+    return tuple(sets)

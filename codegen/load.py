@@ -10,6 +10,9 @@ from google.protobuf import descriptor_pb2
 
 from codegen.protoc import compile_descriptors, compile_python
 
+SETS_TABLE = "sets"
+"""The events.toml table of named event sets (every other table names a message)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
@@ -19,6 +22,7 @@ class Loaded:
     python: tuple[tuple[PurePosixPath, str], ...]
     events: dict[str, dict[str, object]]
     base_source: str
+    sets: dict[str, object] | None = None
     derived_source: str = ""
     connection_source: str = ""
 
@@ -43,10 +47,12 @@ def load(
     python = compile_python(proto_root, names)
     with events_toml.open("rb") as handle:
         events = tomllib.load(handle)
+    sets = events.pop(SETS_TABLE, {})
     return Loaded(
         files=tuple(file for file in fds.file if file.name in names),
         python=tuple(sorted(python.items())),
         events=events,
+        sets=sets,
         base_source=base_py.read_text(encoding="utf-8"),
         derived_source=derived_py.read_text(encoding="utf-8") if derived_py is not None else "",
         connection_source=connection_py.read_text(encoding="utf-8") if connection_py is not None else "",

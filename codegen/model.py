@@ -123,6 +123,8 @@ class Schema:
     mixins: tuple[str, ...]
     derived: tuple[DerivedEvent, ...] = ()
     connection: tuple[DerivedEvent, ...] = ()
+    sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Named event sets from events.toml's ``[sets]`` table, by name: (name, class names)."""
 
     @property
     def registry(self) -> tuple[tuple[str, Event], ...]:

@@ -4,7 +4,7 @@ Artifacts (template -> path, context):
 
 - ``events.py.j2`` -> ``generated/events/webcast.py``: ``events``, ``mixins``, ``imports``
 - ``events_init.py.j2`` -> ``generated/events/__init__.py``: ``events``
-- ``names.py.j2`` -> ``generated/names.py``: ``events``
+- ``names.py.j2`` -> ``generated/names.py``: ``events``, ``schema`` (derived and connection names, event sets)
 - ``registry.py.j2`` -> ``generated/registry.py``: ``schema``
 - ``package_init.py.j2`` -> ``generated/__init__.py``, ``generated/pb/__init__.py``: ``doc``, ``sources``
 - ``pb_header.j2`` + protoc output -> ``generated/pb/<stem>_pb2.py`` and ``.pyi``: ``source``
@@ -131,7 +131,7 @@ def render(
 
     put("events.py.j2", "generated/events/webcast.py", events=events, mixins=schema.mixins, imports=_imports(events))
     put("events_init.py.j2", "generated/events/__init__.py", events=events)
-    put("names.py.j2", "generated/names.py", events=events)
+    put("names.py.j2", "generated/names.py", events=events, schema=schema)
     put("registry.py.j2", "generated/registry.py", schema=schema)
     put(
         "package_init.py.j2",

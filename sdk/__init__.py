@@ -10,12 +10,22 @@ from typing import TYPE_CHECKING
 from tiktok_live._lazy import lazy_attributes
 from tiktok_live.errors import (
     AgeRestrictedError,
+    FleetError,
     FrameDecodeError,
+    HandlerOverloadError,
+    PermanentSinkError,
+    ReconnectExhaustedError,
+    RecordingError,
+    RecordingWriteError,
+    RequestError,
     RoomIdNotFoundError,
+    ScenarioError,
     SignAPIError,
     SignAPIKeyError,
     SignatureRateLimitError,
+    SnapshotError,
     TikTokLiveError,
+    UsageError,
     UserNotFoundError,
     UserOfflineError,
     WebcastBlockedError,
@@ -24,7 +34,7 @@ from tiktok_live.errors import (
 
 if TYPE_CHECKING:
     from tiktok_live._base import BaseEvent, UnknownEvent
-    from tiktok_live.client import EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
 
 __version__ = "0.1.0"
 
@@ -34,6 +44,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "BaseEvent": "tiktok_live._base",
     "UnknownEvent": "tiktok_live._base",
+    "ClientConfig": "tiktok_live.client",
     "EventStream": "tiktok_live.client",
     "ReconnectPolicy": "tiktok_live.client",
     "RoomInfo": "tiktok_live.client",
@@ -47,17 +58,28 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
+    "ClientConfig",
     "EventStream",
+    "FleetError",
     "FrameDecodeError",
+    "HandlerOverloadError",
+    "PermanentSinkError",
+    "ReconnectExhaustedError",
     "ReconnectPolicy",
+    "RecordingError",
+    "RecordingWriteError",
+    "RequestError",
     "RoomIdNotFoundError",
     "RoomInfo",
+    "ScenarioError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
+    "SnapshotError",
     "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
+    "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
     "WebSocketRejectedError",

@@ -42,13 +42,22 @@ class BaseEvent:
     """Base of every event: its name and the payload bytes it was built from.
 
     ``type`` is the event's class name (``"CommentEvent"``); ``bytes`` the payload exactly as received (empty for
-    events not built from a payload, such as connection events).
+    events not built from a payload, such as connection events); ``msg_id`` the id TikTok gave the message in its
+    envelope (0 for events not built from a message).
     """
 
-    __slots__ = ("_payload",)
+    __slots__ = ("_msg_id", "_payload")
 
-    def __init__(self, payload: builtins.bytes = b"") -> None:
+    def __init__(self, payload: builtins.bytes = b"", msg_id: int = 0) -> None:
         self._payload = payload
+        self._msg_id = msg_id
+
+    @property
+    def msg_id(self) -> int:
+        """The message's id from its envelope (``BaseProtoMessage.msg_id``), the key TikTok deduplicates on; a
+        derived event shares its source's. 0 for events that did not come from a message (connection events) and
+        for messages sent without one."""
+        return self._msg_id
 
     @property
     def type(self) -> str:
@@ -91,16 +100,22 @@ class ProtoEvent(BaseEvent, Generic[M]):
     PROTO: ClassVar[type[Message]]
     """The protobuf message class of the payload."""
 
-    def __init__(self, proto: M, payload: builtins.bytes | None = None) -> None:
-        super().__init__(proto.SerializeToString() if payload is None else payload)
+    def __init__(self, proto: M, payload: builtins.bytes | None = None, msg_id: int = 0) -> None:
+        super().__init__(proto.SerializeToString() if payload is None else payload, msg_id)
         self._proto = proto
 
     @classmethod
-    def from_bytes(cls, payload: builtins.bytes) -> Self:
-        """Decode ``payload`` with this event's message class (upb); raises ``DecodeError`` if it is corrupt."""
+    def from_bytes(cls, payload: builtins.bytes, msg_id: int = 0) -> Self:
+        """Decode ``payload`` with this event's message class (upb); raises ``DecodeError`` if it is corrupt.
+        ``msg_id`` is the envelope's message id, if known."""
         proto = cls.PROTO()
         proto.ParseFromString(payload)
-        return cls(proto, payload)  # type: ignore[arg-type]  # PROTO is this class's M, by construction
+        # The constructor's work, inlined: this runs once per decoded message on the hot path.
+        event = cls.__new__(cls)
+        event._payload = payload
+        event._msg_id = msg_id
+        event._proto = proto  # type: ignore[assignment]  # PROTO is this class's M, by construction
+        return event
 
     @property
     def proto(self) -> M:
@@ -180,8 +195,10 @@ class UnknownEvent(BaseEvent):
 
     __slots__ = ("_decode_error", "_method")
 
-    def __init__(self, method: str, payload: builtins.bytes, decode_error: Exception | None = None) -> None:
-        super().__init__(payload)
+    def __init__(
+        self, method: str, payload: builtins.bytes, decode_error: Exception | None = None, msg_id: int = 0
+    ) -> None:
+        super().__init__(payload, msg_id)
         self._method = method
         self._decode_error = decode_error
 

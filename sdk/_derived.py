@@ -1,4 +1,5 @@
-"""Custom events derived from TikTok's messages (protocol.md §8), as pure functions of the source event.
+"""Custom events derived from TikTok's messages, as pure functions of the source event (the rules TikTokLive and
+tiktok-live-connector agree on).
 
 Each derived event subclasses its source event, shares its decoded message (no second parse) and is emitted right
 after it: a follow gives ``SocialEvent`` then ``FollowEvent``. ``SOURCE`` names the source class, so the client
@@ -15,8 +16,7 @@ from typing import ClassVar, Final
 from tiktok_live._base import BaseEvent
 from tiktok_live._generated.events import BarrageEvent, ControlEvent, EnvelopeEvent, SocialEvent
 
-__all__ = [
-    "DERIVED",
+__all__ = [  # the event classes only: tiktok_live.events re-exports this list
     "FollowEvent",
     "LiveEndEvent",
     "LivePauseEvent",
@@ -25,7 +25,6 @@ __all__ = [
     "SuperFanBoxEvent",
     "SuperFanEvent",
     "SuperFanJoinEvent",
-    "derive",
 ]
 
 _SHARE_VIEWERS: Final = re.compile(r"pm_mt_guidance_viewer_(\d+)_share")
@@ -109,9 +108,9 @@ def _from_social(event: SocialEvent) -> tuple[BaseEvent, ...]:
     # Follow is checked before share (TikTokLive and tiktok-live-connector agree); only Social messages qualify.
     key = event.proto.common.display_text.key.lower()
     if "follow" in key:
-        return (FollowEvent(event.proto, event.bytes),)
+        return (FollowEvent(event.proto, event.bytes, event.msg_id),)
     if "share" in key:
-        return (ShareEvent(event.proto, event.bytes),)
+        return (ShareEvent(event.proto, event.bytes, event.msg_id),)
     return ()
 
 
@@ -122,16 +121,16 @@ _CONTROL_ACTIONS: Final[Mapping[int, type[ControlEvent]]] = MappingProxyType(
 
 def _from_control(event: ControlEvent) -> tuple[BaseEvent, ...]:
     derived = _CONTROL_ACTIONS.get(event.proto.action)
-    return (derived(event.proto, event.bytes),) if derived is not None else ()
+    return (derived(event.proto, event.bytes, event.msg_id),) if derived is not None else ()
 
 
 def _from_barrage(event: BarrageEvent) -> tuple[BaseEvent, ...]:
     # Read `key` of both texts: TikTokLive 7.0.1 reads a renamed attribute here and never fires these events.
     keys = (event.proto.content.key.lower(), event.proto.common_barrage_content.key.lower())
     if any(SUPER_FAN_JOINED in key for key in keys):
-        return (SuperFanJoinEvent(event.proto, event.bytes),)
+        return (SuperFanJoinEvent(event.proto, event.bytes, event.msg_id),)
     if any(SUPER_FAN in key for key in keys):
-        return (SuperFanEvent(event.proto, event.bytes),)
+        return (SuperFanEvent(event.proto, event.bytes, event.msg_id),)
     return ()
 
 
@@ -141,7 +140,7 @@ def _from_envelope(event: EnvelopeEvent) -> tuple[BaseEvent, ...]:
         SUPER_FAN_BOX in proto.common.display_text.key.lower()
         or proto.envelope_info.business_type == SUPER_FAN_BOX_BUSINESS_TYPE
     ):
-        return (SuperFanBoxEvent(proto, event.bytes),)
+        return (SuperFanBoxEvent(proto, event.bytes, event.msg_id),)
     return ()
 
 

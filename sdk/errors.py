@@ -2,31 +2,51 @@
 
 ::
 
-    TikTokLiveError                 base class
-    ├── UserNotFoundError           the @handle does not exist or never went live: check the spelling
-    ├── UserOfflineError            the user is not live now: retry later (or wait for them to go live)
-    ├── AgeRestrictedError          the room is 18+ / needs login: pass a logged-in session id
-    ├── RoomIdNotFoundError         no room id in TikTok's answers (page layout changed, captcha, IP block)
-    ├── SignAPIError                the sign server failed or refused
-    │   ├── SignatureRateLimitError too many sign requests: wait ``retry_after`` seconds (or use an API key)
-    │   └── SignAPIKeyError         the sign API key was rejected (401/403): check SIGN_API_KEY; never retried
-    ├── WebcastBlockedError         TikTok answered the WebSocket handshake with a rejection (``handshake-msg``)
-    ├── WebSocketRejectedError      the WebSocket upgrade failed for another reason (HTTP status, network)
-    └── FrameDecodeError            a frame was corrupt, truncated or too large (the client skips it and goes on)
+    TikTokLiveError                     base class; ``retryable`` says whether trying again later may succeed
+    ├── UserNotFoundError               the @handle does not exist or never went live: check the spelling
+    ├── UserOfflineError                the user is not live now: retry later (or wait for them to go live)
+    ├── AgeRestrictedError              the room is 18+ / needs login: pass a logged-in session id
+    ├── RoomIdNotFoundError             no room id in TikTok's answers (page layout changed, captcha, IP block)
+    ├── RequestError                    an HTTP request to TikTok failed (network, HTTP status, unreadable answer)
+    ├── SignAPIError                    the sign server failed or refused
+    │   ├── SignatureRateLimitError     too many sign requests: wait ``retry_after`` seconds (or use an API key)
+    │   └── SignAPIKeyError             the sign API key was rejected (401/403): check SIGN_API_KEY; never retried
+    ├── WebcastBlockedError             TikTok answered the WebSocket handshake with a rejection (``handshake-msg``)
+    ├── WebSocketRejectedError          the WebSocket upgrade failed for another reason (HTTP status, network)
+    ├── ReconnectExhaustedError         the connection kept dropping: every reconnect attempt failed
+    ├── FrameDecodeError                a frame was corrupt, truncated or too large (the client skips it and goes on)
+    ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
+    ├── RecordingError                  a recording file is missing, not a recording, or corrupt
+    │   └── RecordingWriteError         a recording could not be created or written (a full disk)
+    ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
+    ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
+    ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
+    ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    └── UsageError                      a command-line mistake (exit code 2)
 
-Messages never contain the sign API key or session cookies.
+Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AgeRestrictedError",
+    "FleetError",
     "FrameDecodeError",
+    "HandlerOverloadError",
+    "PermanentSinkError",
+    "ReconnectExhaustedError",
+    "RecordingError",
+    "RecordingWriteError",
+    "RequestError",
     "RoomIdNotFoundError",
+    "ScenarioError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
+    "SnapshotError",
     "TikTokLiveError",
+    "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
     "WebSocketRejectedError",
@@ -36,6 +56,10 @@ __all__ = [
 
 class TikTokLiveError(Exception):
     """Base of every error tiktok-live raises."""
+
+    retryable: bool = False
+    """Whether the same request may succeed later (a timeout, a 5xx, a dropped socket); False for mistakes that
+    trying again cannot fix (a wrong key, an unknown user)."""
 
 
 class UserNotFoundError(TikTokLiveError):
@@ -48,7 +72,9 @@ class UserNotFoundError(TikTokLiveError):
 
 
 class UserOfflineError(TikTokLiveError):
-    """The user exists but is not live right now. Retry later."""
+    """The user exists but is not live right now. Retry later, or connect with ``wait_live=True``."""
+
+    retryable = True
 
     def __init__(self, unique_id: str) -> None:
         self.unique_id = unique_id
@@ -68,6 +94,8 @@ class AgeRestrictedError(TikTokLiveError):
 class RoomIdNotFoundError(TikTokLiveError):
     """No room id could be found: TikTok's page layout changed, or a captcha / IP block replaced the page."""
 
+    retryable = True
+
     def __init__(self, unique_id: str, detail: str = "") -> None:
         self.unique_id = unique_id
         suffix = f": {detail}" if detail else ""
@@ -77,8 +105,27 @@ class RoomIdNotFoundError(TikTokLiveError):
         )
 
 
+class RequestError(TikTokLiveError):
+    """An HTTP request to TikTok (live page, room API, room info, live check, gift list) failed.
+
+    ``host`` is the host asked, ``status`` the HTTP status (None when no answer came: network failure, timeout).
+    ``retryable`` is True for network failures, timeouts, 429 and 5xx answers.
+    """
+
+    def __init__(self, message: str, *, host: str, status: int | None = None, retryable: bool = False) -> None:
+        self.host = host
+        self.status = status
+        self.retryable = retryable
+        super().__init__(message)
+
+
 class SignAPIError(TikTokLiveError):
-    """The sign server failed, refused, or answered something unusable."""
+    """The sign server failed, refused, or answered something unusable. ``retryable``: a timeout, a 5xx or an
+    unusable bundle (worth another try); False for other refusals."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class SignatureRateLimitError(SignAPIError):
@@ -87,7 +134,7 @@ class SignatureRateLimitError(SignAPIError):
     def __init__(self, message: str, retry_after: float | None = None, reset_time: float | None = None) -> None:
         self.retry_after = retry_after
         self.reset_time = reset_time
-        super().__init__(message)
+        super().__init__(message, retryable=True)
 
 
 class SignAPIKeyError(SignAPIError):
@@ -96,6 +143,8 @@ class SignAPIKeyError(SignAPIError):
 
 class WebcastBlockedError(TikTokLiveError):
     """TikTok rejected the WebSocket handshake (HTTP 200/400 with ``handshake-msg``), e.g. DEVICE_BLOCKED."""
+
+    retryable = True
 
     def __init__(self, message: str, handshake_msg: str = "", status: int | None = None) -> None:
         self.handshake_msg = handshake_msg
@@ -106,13 +155,82 @@ class WebcastBlockedError(TikTokLiveError):
 class WebSocketRejectedError(TikTokLiveError):
     """The WebSocket connection could not be opened (HTTP error, network failure, bad signed URL)."""
 
+    retryable = True
+
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
 
 
+class ReconnectExhaustedError(TikTokLiveError):
+    """The connection kept dropping and every reconnect attempt failed: ``attempts`` in a row, the last one with
+    ``last_error`` (None when the sockets opened and then dropped at once). TikTok or the network is unstable; try
+    again later, or allow more attempts with ``ReconnectPolicy(max_attempts=...)``."""
+
+    retryable = True
+
+    def __init__(self, attempts: int, last_error: BaseException | None) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        detail = f": last error: {last_error}" if last_error is not None else ""
+        super().__init__(
+            f"the connection kept dropping ({attempts} reconnect attempts in a row failed){detail}; TikTok or the "
+            "network is unstable: try again later"
+        )
+
+
 class FrameDecodeError(TikTokLiveError):
     """A WebSocket frame or fetch result could not be decoded (corrupt, truncated, or over a size limit).
 
-    The client logs it, skips that frame and keeps reading; it reaches user code only from the decode functions.
+    The client logs it, skips that frame and keeps reading; ``protocol.Session.receive`` reports it in
+    ``Received.error``; it is raised only by the low-level frame functions.
     """
+
+
+class SnapshotError(TikTokLiveError, ValueError):
+    """``protocol.Session.restore`` was given something that is not a session snapshot of a known version."""
+
+
+class RecordingError(TikTokLiveError):
+    """A recording file is missing, not a recording, of an unsupported version, or corrupt (the message names the
+    line)."""
+
+
+class PermanentSinkError(TikTokLiveError):
+    """An export sink cannot deliver anything any more (e.g. the reader of stdout went away): it stops retrying, and
+    what is pending and what comes later is dropped and counted."""
+
+
+class FleetError(TikTokLiveError):
+    """The fleet's Redis is unreachable or failed, or a worker lost a room's lease (another worker has it now)."""
+
+    retryable = True
+
+
+class HandlerOverloadError(TikTokLiveError):
+    """Async handlers fell behind: ``limit`` calls were running, so a new call was not started (``dropped`` so far).
+
+    Reported in an :class:`ErrorEvent` whose ``event`` is the event not handled. Make the handler faster, hand the
+    work to a queue of your own, or raise the limit (``max_handlers_in_flight``)."""
+
+    def __init__(self, dropped: int, limit: int) -> None:
+        self.dropped = dropped
+        self.limit = limit
+        super().__init__(
+            f"async handlers are not keeping up: {limit} calls are running, so {dropped} handler call(s) were "
+            "dropped so far; make the handlers faster, queue the work yourself, or raise max_handlers_in_flight"
+        )
+
+
+class ScenarioError(TikTokLiveError, LookupError):
+    """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
+
+
+class UsageError(TikTokLiveError):
+    """A command-line mistake: printed with the command's usage line, exit code 2."""
+
+
+class RecordingWriteError(RecordingError):
+    """A recording could not be created or written (a missing folder, no permission, a full disk). Raised by the
+    ``Recorder`` and, from a client recording a session, by ``connect()``: the stream stops, and the file keeps the
+    lines written before (readers skip a cut-off end)."""

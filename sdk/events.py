@@ -1,8 +1,8 @@
 """Every event class, the registry and ``decode_message``: the public events API.
 
 - generated events, one per TikTok message type (``CommentEvent``, ``GiftEvent``, ...; see docs/events.md);
-- derived events (``FollowEvent``, ``ShareEvent``, ``LiveEndEvent``, ``LivePauseEvent``, ``LiveUnpauseEvent``,
-  ``SuperFanEvent``, ``SuperFanJoinEvent``, ``SuperFanBoxEvent``);
+- derived events (``FollowEvent``, ``ShareEvent``, ``LiveEndEvent``, ``LivePauseEvent``, ``LiveUnpauseEvent`` and
+  the super fan events), each emitted right after the event it is derived from;
 - connection events: ``ConnectEvent``, ``DisconnectEvent``, ``ReconnectEvent``, ``ErrorEvent``,
   ``WebsocketResponseEvent``;
 - ``BaseEvent``, ``ProtoEvent``, ``UnknownEvent``;
@@ -18,51 +18,18 @@ from typing import TYPE_CHECKING
 
 from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, ErrorEvent, ReconnectEvent, WebsocketResponseEvent
-from tiktok_live._generated.names import EVENT_NAMES
+from tiktok_live._generated.names import DERIVED_NAMES, EVENT_NAMES
 from tiktok_live._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from tiktok_live._derived import (
-        FollowEvent as FollowEvent,
-    )
-    from tiktok_live._derived import (
-        LiveEndEvent as LiveEndEvent,
-    )
-    from tiktok_live._derived import (
-        LivePauseEvent as LivePauseEvent,
-    )
-    from tiktok_live._derived import (
-        LiveUnpauseEvent as LiveUnpauseEvent,
-    )
-    from tiktok_live._derived import (
-        ShareEvent as ShareEvent,
-    )
-    from tiktok_live._derived import (
-        SuperFanBoxEvent as SuperFanBoxEvent,
-    )
-    from tiktok_live._derived import (
-        SuperFanEvent as SuperFanEvent,
-    )
-    from tiktok_live._derived import (
-        SuperFanJoinEvent as SuperFanJoinEvent,
-    )
+    from tiktok_live._derived import *  # noqa: F403  # the derived event classes (its __all__)
     from tiktok_live._generated.events import *  # noqa: F403
     from tiktok_live._generated.registry import REGISTRY as REGISTRY
     from tiktok_live._protocol import decode_message as decode_message
 
-_DERIVED_NAMES = (
-    "FollowEvent",
-    "LiveEndEvent",
-    "LivePauseEvent",
-    "LiveUnpauseEvent",
-    "ShareEvent",
-    "SuperFanBoxEvent",
-    "SuperFanEvent",
-    "SuperFanJoinEvent",
-)
 _LAZY: dict[str, str] = {
     **dict.fromkeys(EVENT_NAMES, "tiktok_live._generated.events"),
-    **dict.fromkeys(_DERIVED_NAMES, "tiktok_live._derived"),
+    **dict.fromkeys(DERIVED_NAMES, "tiktok_live._derived"),
     "REGISTRY": "tiktok_live._generated.registry",
     "decode_message": "tiktok_live._protocol",
 }

@@ -7,13 +7,15 @@
 
 - ``v``: schema version (a new number means an incompatible change; new keys may appear within a version).
 - ``type``: the event's class name; ``method``: the wire method (``null`` for connection events).
-- ``room_id``, ``msg_id``: decimal strings (64-bit ids do not fit JSON numbers); ``msg_id`` is ``null`` when the
-  message has no common block.
+- ``room_id``, ``msg_id``: decimal strings (64-bit ids do not fit JSON numbers); ``msg_id`` is the envelope's
+  message id (``BaseEvent.msg_id``: unknown messages and derived events have it too), else the common block's;
+  ``null`` for connection events and messages sent without one.
 - ``create_time``: ms since the epoch, normalised (some messages carry seconds); ``null`` when unknown.
 - ``received_at``: ms since the epoch when the client received it.
 - ``data``: generated events — the message as protobuf JSON with the project's field names (64-bit integers as
   strings, enums by name, unset fields left out); ``UnknownEvent`` — its generic field view (``{number: [values]}``,
-  bytes as ``"base64:..."``) plus ``decode_error``; connection events — their attributes.
+  bytes as ``"base64:..."``), ``decode_error``, ``size`` and ``payload`` (the bytes as received, base64, so that
+  ``tiktok-live schema unknowns`` can read them back); connection events — their attributes.
 - ``derived``: the convenience values of the event (``streaking``, ``diamonds``, ``value``, ``users_joined``, ...),
   only JSON scalars.
 """
@@ -89,7 +91,7 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
         "type": event.type,
         "method": None,
         "room_id": str(room_id) if room_id else None,
-        "msg_id": None,
+        "msg_id": str(event.msg_id) if event.msg_id else None,
         "create_time": None,
         "received_at": received_at if received_at is not None else int(time.time() * 1000),
     }
@@ -98,7 +100,8 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
         record["method"] = type(event).METHODS[0] if type(event).METHODS else proto.DESCRIPTOR.name
         if "common" in proto.DESCRIPTOR.fields_by_name:
             common = getattr(proto, "common")  # noqa: B009 - present on this message, checked above
-            record["msg_id"] = str(common.msg_id) if common.msg_id else None
+            if record["msg_id"] is None and common.msg_id:
+                record["msg_id"] = str(common.msg_id)
             record["create_time"] = _create_time(common.create_time)
             if record["room_id"] is None and common.room_id:
                 record["room_id"] = str(common.room_id)
@@ -109,6 +112,7 @@ def event_to_dict(event: BaseEvent, *, room_id: int | None = None, received_at: 
             "fields": {str(number): [_jsonable(v) for v in values] for number, values in event.fields().items()},
             "decode_error": str(event.decode_error) if event.decode_error is not None else None,
             "size": event.size,
+            "payload": event.as_base64,
         }
     else:
         record["data"] = {

@@ -16,7 +16,8 @@ What the pool adds to the clients:
 - **A connect limit.** At most ``max_connecting`` rooms run their connect sequence (room id, checks, sign, socket)
   at once; rooms wait their turn in the order they were added.
 - **A sign-rate limit** per sign server and API key, shared by every room, initial connects and the clients' own
-  reconnects alike: a token bucket per window. The limits come from ``sign_rate`` / ``sign_burst`` when given, else
+  reconnects alike: a fixed-window budget per window, as the sign server counts. The limits come from ``sign_rate`` /
+  ``sign_burst`` (a token bucket) when given, else
   from the sign server's ``GET /webcast/rate_limits`` (``{"minute": {"max": 5, "remaining": 3}, "hour": ..., "day":
   ...}``); a server that does not publish them (HTTP 404, like the simulator) leaves signing unthrottled. A 429 with
   ``Retry-After`` pauses every room that signs with that key.
@@ -35,29 +36,40 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic, Self, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Final, Generic, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
 from tiktok_live._base import BaseEvent
 from tiktok_live._buffer import DropOldestBuffer
+from tiktok_live._config import ClientConfig, ClientOptions, normalize_unique_id
 from tiktok_live._emitter import E
-from tiktok_live.client import DEFAULT_SIGN_URL, ReconnectPolicy, TikTokLiveClient, normalize_unique_id, sign_settings
+from tiktok_live._sign import (
+    RATE_LIMITS_PATH,
+    WINDOWS,
+    SignLimiter,
+    TokenBucket,
+    WindowBudget,
+    read_rate_limits,
+)
+from tiktok_live.client import TikTokLiveClient
 from tiktok_live.errors import SignAPIKeyError, TikTokLiveError, UserNotFoundError
 from tiktok_live.recording import Recorder
 
 __all__ = [
     "DEFAULT_DEDUPE_SIZE",
+    "RATE_LIMITS_PATH",
+    "WINDOWS",
     "ClientOptions",
     "PoolStream",
     "Room",
     "RoomEvent",
+    "RoomOptions",
     "RoomPool",
     "RoomState",
     "SignLimiter",
@@ -72,225 +84,19 @@ E1 = TypeVar("E1", bound=BaseEvent)
 E2 = TypeVar("E2", bound=BaseEvent)
 E3 = TypeVar("E3", bound=BaseEvent)
 
-RATE_LIMITS_PATH: Final = "/webcast/rate_limits"
-"""Where a sign server publishes its per-key limits (Euler Stream's API)."""
-WINDOWS: Final[Mapping[str, float]] = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-"""The windows of ``/webcast/rate_limits`` the limiter understands, in seconds."""
 DEFAULT_DEDUPE_SIZE: Final = 2_000
 """The msg_id window each room's client deduplicates over, in a pool (the client alone keeps 10,000). The window
 dominates a busy room's memory (about 108 bytes an id: 10,000 ids are ~1 MiB a room) while a reconnect replays only
 the few dozen messages of the sign bundle's history."""
-_RATE_LIMITS_TIMEOUT: Final = 5.0
 _PERMANENT: Final = (UserNotFoundError, SignAPIKeyError)
 
 
-class ClientOptions(TypedDict, total=False):
-    """Keyword options of :class:`~tiktok_live.TikTokLiveClient` that a pool passes on (``session`` is the pool's).
-
-    Given to :class:`RoomPool` they apply to every room; given to :meth:`RoomPool.add`, to that room (and win).
-    ``http_timeout`` also sets the total timeout of the session the pool creates; ``dedupe_size`` defaults to
-    :data:`DEFAULT_DEDUPE_SIZE` in a pool (see there).
-    """
+class RoomOptions(ClientOptions, total=False):
+    """Options of one room (:meth:`RoomPool.add`): the client options, plus ``room_id`` (skip the lookup) and a
+    ``recorder`` for that room alone."""
 
     room_id: int | None
-    sign_api_key: str | None
-    sign_url: str | None
-    web_url: str
-    webcast_url: str
-    proxy: str | None
-    user_agent: str
-    fetch_room_info: bool
-    process_initial_messages: bool
-    reconnect: ReconnectPolicy | None
-    watchdog_timeout: float
-    heartbeat_interval: float | None
-    http_timeout: float
-    max_frame_size: int
-    max_decompressed_size: int
-    dedupe_size: int
     recorder: Recorder | None
-    session_id: str | None
-    tt_target_idc: str
-
-
-# ── sign-rate limiting ───────────────────────────────────────────────────────────────────────────────────────────
-
-
-class TokenBucket:
-    """``capacity`` tokens that refill at ``rate`` per second; one token per sign request.
-
-    ``tokens`` is the starting level (default: full), e.g. the ``remaining`` a sign server reports.
-    """
-
-    __slots__ = ("_tokens", "_updated", "capacity", "rate")
-
-    def __init__(self, rate: float, capacity: float, *, tokens: float | None = None) -> None:
-        if rate <= 0 or capacity < 1:
-            raise ValueError("a token bucket needs rate > 0 and capacity >= 1")
-        self.rate = rate
-        self.capacity = capacity
-        self._tokens = capacity if tokens is None else max(0.0, min(capacity, tokens))
-        self._updated = time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        if now > self._updated:
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-
-    def delay(self, now: float) -> float:
-        """Seconds from ``now`` (``time.monotonic()``) until a token is available; 0 when one is."""
-        self._refill(now)
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
-
-    def take(self, now: float) -> None:
-        """Take one token (the caller checked :meth:`delay` is 0)."""
-        self._refill(now)
-        self._tokens -= 1.0
-
-    @property
-    def tokens(self) -> float:
-        """Tokens available now."""
-        self._refill(time.monotonic())
-        return self._tokens
-
-    def __repr__(self) -> str:
-        return f"<TokenBucket {self.tokens:.1f}/{self.capacity:g} +{self.rate:g}/s>"
-
-
-class WindowBudget:
-    """``capacity`` requests per fixed window of ``seconds``, as a sign server counts them: the current window has
-    ``tokens`` left (default: all) and ends ``reset_in`` seconds from now (default: a whole window); then every
-    window starts full again. Unlike a token bucket it never lets more than ``capacity`` through in one window.
-    ``rate`` is the long-run average, ``capacity / seconds``.
-    """
-
-    __slots__ = ("_reset", "_tokens", "capacity", "rate", "seconds")
-
-    def __init__(
-        self, capacity: float, seconds: float, *, tokens: float | None = None, reset_in: float | None = None
-    ) -> None:
-        if capacity < 1 or seconds <= 0:
-            raise ValueError("a window budget needs capacity >= 1 and seconds > 0")
-        self.capacity = capacity
-        self.seconds = seconds
-        self.rate = capacity / seconds
-        self._tokens = capacity if tokens is None else max(0.0, min(capacity, tokens))
-        self._reset = time.monotonic() + (seconds if reset_in is None else max(0.0, min(seconds, reset_in)))
-
-    def _roll(self, now: float) -> None:
-        if now >= self._reset:
-            self._reset += self.seconds * (1 + int((now - self._reset) // self.seconds))
-            self._tokens = self.capacity
-
-    def delay(self, now: float) -> float:
-        """Seconds from ``now`` until a request may go; 0 when one may."""
-        self._roll(now)
-        return 0.0 if self._tokens >= 1.0 else self._reset - now
-
-    def take(self, now: float) -> None:
-        """Count one request (the caller checked :meth:`delay` is 0)."""
-        self._roll(now)
-        self._tokens -= 1.0
-
-    @property
-    def tokens(self) -> float:
-        """Requests left in the current window."""
-        self._roll(time.monotonic())
-        return self._tokens
-
-    def __repr__(self) -> str:
-        return f"<WindowBudget {self.tokens:g}/{self.capacity:g} per {self.seconds:g} s>"
-
-
-class SignLimiter:
-    """Paces the sign requests of one sign server and API key: every bucket must have a token, and nobody signs
-    while a rate-limit pause (:meth:`pause`) runs. Waiters are served in arrival order.
-
-    No buckets means unthrottled (only pauses apply). Counters: ``acquired`` requests let through, ``waited``
-    seconds spent waiting in total, ``pauses`` rate-limit pauses.
-    """
-
-    def __init__(self, buckets: Sequence[TokenBucket | WindowBudget] = ()) -> None:
-        self.buckets: tuple[TokenBucket | WindowBudget, ...] = tuple(buckets)
-        self.acquired = 0
-        self.waited = 0.0
-        self.pauses = 0
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    def fixed(cls, rate: float, burst: int | None = None) -> SignLimiter:
-        """``rate`` requests per second with bursts of ``burst`` (default: ``ceil(rate)``, at least 1)."""
-        return cls([TokenBucket(rate, float(burst if burst is not None else max(1, math.ceil(rate))))])
-
-    @classmethod
-    def from_rate_limits(cls, data: object) -> SignLimiter | None:
-        """A limiter for a ``/webcast/rate_limits`` answer: one fixed-window budget per window (``second``,
-        ``minute``, ``hour``, ``day``) of ``max`` (or ``limit``) requests, starting at ``remaining`` until
-        ``reset_at`` when given. Accepts the object bare or under ``data``; None when it names no limit."""
-        if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
-            data = data["data"]
-        if not isinstance(data, Mapping):
-            return None
-        buckets: list[TokenBucket | WindowBudget] = []
-        for name, seconds in WINDOWS.items():
-            window = data.get(name)
-            limit = _number(window.get("max", window.get("limit"))) if isinstance(window, Mapping) else None
-            if limit is None:
-                limit = _number(window)
-            if limit is None or limit < 1:
-                continue
-            remaining = _number(window.get("remaining")) if isinstance(window, Mapping) else None
-            reset_at = _number(window.get("reset_at")) if isinstance(window, Mapping) else None
-            buckets.append(WindowBudget(limit, seconds, tokens=remaining, reset_in=_reset_in(reset_at)))
-        return cls(buckets) if buckets else None
-
-    def pause(self, seconds: float) -> None:
-        """Let nobody sign for ``seconds`` (a 429's ``Retry-After``); extends, never shortens, a running pause."""
-        self.pauses += 1
-        self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
-
-    async def acquire(self) -> None:
-        """Wait for a token in every bucket and for any pause to end, then take the tokens.
-
-        Cancellation-safe: a waiter that is cancelled takes nothing and leaves the queue.
-        """
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                wait = max([self._paused_until - now, *(bucket.delay(now) for bucket in self.buckets)])
-                if wait <= 0:
-                    for bucket in self.buckets:
-                        bucket.take(now)
-                    self.acquired += 1
-                    return
-                self.waited += wait
-                await asyncio.sleep(wait)
-
-    def __repr__(self) -> str:
-        return f"<SignLimiter buckets={list(self.buckets)} acquired={self.acquired} pauses={self.pauses}>"
-
-
-def _reset_in(reset_at: float | None) -> float | None:
-    """Seconds until a published ``reset_at`` (unix seconds, or milliseconds); None when not given."""
-    if reset_at is None:
-        return None
-    if reset_at > 1e12:
-        reset_at /= 1000
-    return max(0.0, reset_at - time.time())
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 # ── events and streams ───────────────────────────────────────────────────────────────────────────────────────────
@@ -311,8 +117,8 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
     """An async iterator over :class:`RoomEvent` s of some event classes from every room, through a bounded buffer.
 
     Like the client's ``EventStream``: rooms never wait for a slow consumer; when the buffer is full the oldest item
-    is dropped and counted in ``dropped`` (with a warning). Iteration ends after :meth:`close` or the pool's close,
-    once the buffered items are consumed.
+    is dropped and counted in ``dropped`` (with a warning). Iteration ends after :meth:`close`, the pool's close, or
+    once every room of the pool is done, when the buffered items are consumed.
     """
 
     _label = "pool stream"
@@ -320,6 +126,9 @@ class PoolStream(DropOldestBuffer[RoomEvent[E]]):
     def __init__(self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[PoolStream[E]], None]) -> None:
         super().__init__(maxsize, on_close)
         self.types = types
+
+    def _item_size(self, item: RoomEvent[E]) -> int:
+        return item.event.size
 
 
 # ── rooms ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -365,7 +174,7 @@ class Room:
         "unique_id",
     )
 
-    def __init__(self, pool: RoomPool, unique_id: str, options: ClientOptions) -> None:
+    def __init__(self, pool: RoomPool, unique_id: str, options: RoomOptions) -> None:
         self.unique_id = unique_id
         """The host's @handle, without the ``@``."""
         self.state = RoomState.PENDING
@@ -429,7 +238,8 @@ class RoomPool:
     ``max_connecting``: rooms running their connect sequence at once. ``sign_rate`` (requests per second) and
     ``sign_burst``: a fixed sign limit per sign server and key instead of the server's ``/webcast/rate_limits``.
     ``revisit_after``: seconds after which a done room is connected again (None: never). ``session``: a shared
-    session to use (not closed by the pool). Other keyword options go to every client (:class:`ClientOptions`).
+    session to use (not closed by the pool). ``config`` and the other keyword options (:class:`ClientOptions`) go
+    to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here.
 
     An async context manager: ``async with RoomPool() as pool`` starts it and closes it on exit.
     """
@@ -442,19 +252,22 @@ class RoomPool:
         sign_rate: float | None = None,
         sign_burst: int | None = None,
         revisit_after: float | None = None,
+        config: ClientConfig | None = None,
         **client_options: Unpack[ClientOptions],
     ) -> None:
         if max_connecting < 1:
             raise ValueError("max_connecting must be at least 1")
-        if sign_rate is not None and sign_rate <= 0:
+        if sign_rate is not None and not (math.isfinite(sign_rate) and sign_rate > 0):
             raise ValueError("sign_rate must be positive (or None to read the sign server's limits)")
-        if revisit_after is not None and revisit_after < 0:
-            raise ValueError("revisit_after cannot be negative")
+        if revisit_after is not None and not (math.isfinite(revisit_after) and revisit_after >= 0):
+            raise ValueError("revisit_after must be a finite number of seconds, not negative (or None)")
         self.max_connecting = max_connecting
         self.sign_rate = sign_rate
         self.sign_burst = sign_burst
         self.revisit_after = revisit_after
-        self.client_options: ClientOptions = {"dedupe_size": DEFAULT_DEDUPE_SIZE, **client_options}
+        base = config if config is not None else ClientConfig(dedupe_size=DEFAULT_DEDUPE_SIZE)
+        self.config: ClientConfig = base.replace(**client_options) if client_options else base
+        """The connection options every room's client starts from (frozen)."""
         self._session = session
         self._owns_session = session is None
         self._connect_slots = asyncio.Semaphore(max_connecting)
@@ -484,7 +297,7 @@ class RoomPool:
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
 
-    def add(self, user: str, **options: Unpack[ClientOptions]) -> Room:
+    def add(self, user: str, **options: Unpack[RoomOptions]) -> Room:
         """Watch ``user`` (``@handle``, handle or live URL); ``options`` override the pool's client options for this
         room (e.g. ``room_id=``, or other base URLs). Starts at once if the pool runs, else at :meth:`start`. Call
         it from a coroutine: the room's client gets the pool's session, made on first use in the running loop.
@@ -496,8 +309,7 @@ class RoomPool:
         unique_id = normalize_unique_id(user)
         if unique_id in self._rooms:
             raise ValueError(f"@{unique_id} is already in the pool")
-        merged: ClientOptions = {**self.client_options, **options}
-        room = Room(self, unique_id, merged)
+        room = Room(self, unique_id, options)
         self._rooms[unique_id] = room
         self._subscribe(room.client, self._by_type, room._deliver)
         self._idle.clear()
@@ -538,7 +350,10 @@ class RoomPool:
         buffered up to ``maxsize`` (oldest dropped beyond). Typed like the client's ``stream``:
         ``pool.stream(CommentEvent, GiftEvent)`` yields ``RoomEvent[CommentEvent | GiftEvent]``.
 
-        Only subscribed classes are decoded. Iteration ends when the pool closes (or the stream is closed).
+        Only subscribed classes are decoded. Iteration ends, after the buffered events, when every room of the
+        running pool is done (ended, failed or removed: nothing more can come; a stream made then ends at once), when
+        the pool closes, or when the stream is closed. A pool started without rooms keeps its streams open for the
+        rooms added later.
         """
         if not event_types:
             raise ValueError("stream() needs at least one event class")
@@ -547,6 +362,8 @@ class RoomPool:
         stream: PoolStream[BaseEvent] = PoolStream(tuple(dict.fromkeys(event_types)), maxsize, self._close_stream)
         self._streams.append(stream)
         self._recompute()
+        if self._all_done():
+            stream.close()
         return stream
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────────────────────
@@ -616,17 +433,22 @@ class RoomPool:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Every room holds one WebSocket: the default connector limit (100) would stall the 101st room.
-            timeout = aiohttp.ClientTimeout(total=self.client_options.get("http_timeout", 10.0))
+            timeout = aiohttp.ClientTimeout(total=self.config.http_timeout)
             # No cookie jar: rooms with different session ids must not share cookies through it.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0), timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
             )
         return self._session
 
-    def _make_client(self, unique_id: str, options: ClientOptions) -> TikTokLiveClient:
-        sign_url, api_key = sign_settings(options.get("sign_url"), options.get("sign_api_key"))
-        gate = _PoolGate(self, sign_url, api_key)
-        return TikTokLiveClient(unique_id, session=self._http(), sign_gate=gate, **options)
+    def _make_client(self, unique_id: str, options: RoomOptions) -> TikTokLiveClient:
+        room_id = options.get("room_id")
+        recorder = options.get("recorder")
+        overrides = {key: value for key, value in options.items() if key not in ("room_id", "recorder")}
+        config = self.config.replace(**overrides) if overrides else self.config
+        gate = _PoolGate(self, config.sign_url or "", config.sign_api_key)
+        return TikTokLiveClient(
+            unique_id, room_id=room_id, config=config, session=self._http(), sign_gate=gate, recorder=recorder
+        )
 
     def _launch(self, room: Room) -> None:
         room._task = asyncio.create_task(self._run_room(room), name=f"tiktok-live pool @{room.unique_id}")
@@ -679,8 +501,15 @@ class RoomPool:
     def _update_idle(self) -> None:
         if all(room.state.is_done for room in self._rooms.values()):
             self._idle.set()
+            if self._all_done():
+                for stream in list(self._streams):
+                    stream.close()
         else:
             self._idle.clear()
+
+    def _all_done(self) -> bool:
+        """Whether the pool runs, has rooms, and every one is done: its streams have nothing more to wait for."""
+        return self._started and bool(self._rooms) and all(room.state.is_done for room in self._rooms.values())
 
     def _publish(self, room: Room, event: BaseEvent) -> None:
         streams = self._by_type.get(type(event))
@@ -724,7 +553,7 @@ class RoomPool:
 
     async def _limiter(self, sign_url: str, api_key: str | None) -> SignLimiter:
         """The limiter for one sign server and key, made on first use (reading its published limits once)."""
-        key = (sign_url or DEFAULT_SIGN_URL, api_key)
+        key = (sign_url, api_key)
         limiter = self._limiters.get(key)
         if limiter is not None:
             return limiter
@@ -735,34 +564,12 @@ class RoomPool:
                 if self.sign_rate is not None:
                     limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst)
                 else:
-                    limiter = await self._published_limits(*key) or SignLimiter()
+                    published = await read_rate_limits(
+                        self._http(), sign_url, api_key, proxy=self.config.proxy, max_body=self.config.max_body_size
+                    )
+                    limiter = published or SignLimiter()
                 self._limiters[key] = limiter
                 logger.info("sign limits for %s: %r", _limiter_name(*key), limiter)
-        return limiter
-
-    async def _published_limits(self, sign_url: str, api_key: str | None) -> SignLimiter | None:
-        """``GET /webcast/rate_limits`` as a limiter; None (unthrottled) when the server does not publish them."""
-        headers = {"User-Agent": "tiktok-live (Python)"}
-        if api_key:
-            headers["X-Api-Key"] = api_key
-        url = sign_url.rstrip("/") + RATE_LIMITS_PATH
-        try:
-            async with self._http().get(
-                url,
-                headers=headers,
-                proxy=self.client_options.get("proxy"),
-                timeout=aiohttp.ClientTimeout(total=_RATE_LIMITS_TIMEOUT),
-            ) as response:
-                if response.status != 200:
-                    logger.info("%s answered HTTP %d: no published sign limits", url, response.status)
-                    return None
-                data: object = json.loads(await response.read())
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            logger.info("could not read sign limits from %s (%s): signing unthrottled", url, error)
-            return None
-        limiter = SignLimiter.from_rate_limits(data)
-        if limiter is None:
-            logger.info("%s names no limits: signing unthrottled", url)
         return limiter
 
 

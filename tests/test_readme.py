@@ -36,6 +36,32 @@ async def test_the_simulator_example_runs() -> None:
         assert sim.connections == 1
 
 
+def test_the_protocol_example_runs() -> None:
+    from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+    from tiktok_live.events import CommentEvent
+
+    def frame(*messages: tuple[int, str, bytes]) -> bytes:
+        result = webcast_pb2.ProtoMessageFetchResult(cursor="c", need_ack=True, internal_ext="ext")
+        for msg_id, method, payload in messages:
+            result.messages.add(method=method, payload=payload, msg_id=msg_id)
+        push = transport_pb2.PushFrame(payload_type="msg", payload=result.SerializeToString())
+        return push.SerializeToString()
+
+    hi = CommentEvent.PROTO(content="hi").SerializeToString()
+    there = CommentEvent.PROTO(content="there").SerializeToString()
+    end = webcast_pb2.WebcastControlMessage(action=3).SerializeToString()
+    frames = [
+        frame((1, "WebcastChatMessage", hi)),
+        frame((1, "WebcastChatMessage", hi), (2, "WebcastChatMessage", there)),  # the first one again: dropped
+        b"not a frame",
+        frame((3, "WebcastControlMessage", end)),
+        frame((4, "WebcastChatMessage", hi)),  # after the end: never read
+    ]
+    namespace: dict[str, object] = {}
+    exec(_block("def comments"), namespace)
+    assert namespace["comments"](frames) == ["hi", "there"]  # type: ignore[operator]
+
+
 def test_the_decode_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from tiktok_live.events import CommentEvent
 

@@ -2593,6 +2593,11 @@ class EnvelopePortalEvent(ProtoEvent[webcast_pb2.WebcastEnvelopePortalMessage]):
         """Field 5 ``portal_display`` (int32)."""
         return self._proto.portal_display
 
+    @property
+    def portal_status(self) -> int:
+        """Field 6 ``portal_status`` (int32)."""
+        return self._proto.portal_status
+
 
 class EpiEvent(ProtoEvent[webcast_pb2.WebcastEpiMessage]):
     """TikTok's ``WebcastEpiMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -9599,7 +9604,7 @@ class StarCommentNotificationEvent(ProtoEvent[webcast_pb2.WebcastStarCommentNoti
         return self._proto.star_comment_action
 
     @property
-    def msg_id(self) -> int:
+    def msg_id_(self) -> int:
         """Field 3 ``msg_id`` (int64)."""
         return self._proto.msg_id
 

@@ -27542,6 +27542,7 @@ class LiveStreamGoalContributor(_message.Message):
     USER_ID_STR_FIELD_NUMBER: _builtins.int
     IN_ROOM_FIELD_NUMBER: _builtins.int
     IS_FRIEND_FIELD_NUMBER: _builtins.int
+    BADGE_FIELD_NUMBER: _builtins.int
     FOLLOW_BY_OWNER_FIELD_NUMBER: _builtins.int
     IS_FIST_CONTRIBUTE_FIELD_NUMBER: _builtins.int
     SUB_GOAL_CONTRIBUTIONS_FIELD_NUMBER: _builtins.int
@@ -27556,6 +27557,8 @@ class LiveStreamGoalContributor(_message.Message):
     @_builtins.property
     def avatar(self) -> Global___ImageModel: ...
     @_builtins.property
+    def badge(self) -> Global___BadgeStruct: ...
+    @_builtins.property
     def sub_goal_contributions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubGoalContribution]: ...
     def __init__(
         self,
@@ -27567,13 +27570,14 @@ class LiveStreamGoalContributor(_message.Message):
         user_id_str: _builtins.str = ...,
         in_room: _builtins.bool = ...,
         is_friend: _builtins.bool = ...,
+        badge: Global___BadgeStruct | None = ...,
         follow_by_owner: _builtins.bool = ...,
         is_fist_contribute: _builtins.bool = ...,
         sub_goal_contributions: _abc.Iterable[Global___SubGoalContribution] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "badge", b"badge"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "display_id", b"display_id", "follow_by_owner", b"follow_by_owner", "in_room", b"in_room", "is_fist_contribute", b"is_fist_contribute", "is_friend", b"is_friend", "score", b"score", "sub_goal_contributions", b"sub_goal_contributions", "user_id", b"user_id", "user_id_str", b"user_id_str"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "badge", b"badge", "display_id", b"display_id", "follow_by_owner", b"follow_by_owner", "in_room", b"in_room", "is_fist_contribute", b"is_fist_contribute", "is_friend", b"is_friend", "score", b"score", "sub_goal_contributions", b"sub_goal_contributions", "user_id", b"user_id", "user_id_str", b"user_id_str"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -40604,9 +40608,18 @@ Global___RoomStatsModel: _TypeAlias = RoomStatsModel  # noqa: Y015
 class RoomSticker(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    TEXT_SIZE_FIELD_NUMBER: _builtins.int
+    TEXT_COLOR_FIELD_NUMBER: _builtins.int
     IMAGE_FIELD_NUMBER: _builtins.int
     NINE_PATCH_IMAGE_FIELD_NUMBER: _builtins.int
+    X_POSITION_FIELD_NUMBER: _builtins.int
+    Y_POSITION_FIELD_NUMBER: _builtins.int
+    SCREEN_WIDTH_FIELD_NUMBER: _builtins.int
+    SCREEN_HEIGHT_FIELD_NUMBER: _builtins.int
     TOP_LEFT_HEIGHT_FIELD_NUMBER: _builtins.int
     TOP_LEFT_WIDTH_FIELD_NUMBER: _builtins.int
     BOTTOM_RIGHT_HEIGHT_FIELD_NUMBER: _builtins.int
@@ -40616,7 +40629,16 @@ class RoomSticker(_message.Message):
     AUDIT_INFO_FIELD_NUMBER: _builtins.int
     STARLING_KEY_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
     name: _builtins.str
+    type: _builtins.int
+    content: _builtins.str
+    text_size: _builtins.int
+    text_color: _builtins.str
+    x_position: _builtins.int
+    y_position: _builtins.int
+    screen_width: _builtins.int
+    screen_height: _builtins.int
     top_left_height: _builtins.int
     top_left_width: _builtins.int
     bottom_right_height: _builtins.int
@@ -40634,9 +40656,18 @@ class RoomSticker(_message.Message):
     def __init__(
         self,
         *,
+        id: _builtins.int = ...,
         name: _builtins.str = ...,
+        type: _builtins.int = ...,
+        content: _builtins.str = ...,
+        text_size: _builtins.int = ...,
+        text_color: _builtins.str = ...,
         image: Global___ImageModel | None = ...,
         nine_patch_image: Global___ImageModel | None = ...,
+        x_position: _builtins.int = ...,
+        y_position: _builtins.int = ...,
+        screen_width: _builtins.int = ...,
+        screen_height: _builtins.int = ...,
         top_left_height: _builtins.int = ...,
         top_left_width: _builtins.int = ...,
         bottom_right_height: _builtins.int = ...,
@@ -40649,7 +40680,7 @@ class RoomSticker(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit_info", b"audit_info", "image", b"image", "nine_patch_image", b"nine_patch_image"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_info", b"audit_info", "bottom_right_height", b"bottom_right_height", "bottom_right_width", b"bottom_right_width", "edited", b"edited", "extra", b"extra", "image", b"image", "name", b"name", "nine_patch_image", b"nine_patch_image", "review_status", b"review_status", "starling_key", b"starling_key", "top_left_height", b"top_left_height", "top_left_width", b"top_left_width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_info", b"audit_info", "bottom_right_height", b"bottom_right_height", "bottom_right_width", b"bottom_right_width", "content", b"content", "edited", b"edited", "extra", b"extra", "id", b"id", "image", b"image", "name", b"name", "nine_patch_image", b"nine_patch_image", "review_status", b"review_status", "screen_height", b"screen_height", "screen_width", b"screen_width", "starling_key", b"starling_key", "text_color", b"text_color", "text_size", b"text_size", "top_left_height", b"top_left_height", "top_left_width", b"top_left_width", "type", b"type", "x_position", b"x_position", "y_position", b"y_position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -50948,8 +50979,10 @@ class WebcastEnvelopePortalMessage(_message.Message):
     PORTAL_TRANS_TARGET_FIELD_NUMBER: _builtins.int
     PORTAL_VIEW_FIELD_NUMBER: _builtins.int
     PORTAL_DISPLAY_FIELD_NUMBER: _builtins.int
+    PORTAL_STATUS_FIELD_NUMBER: _builtins.int
     portal_view: _builtins.int
     portal_display: _builtins.int
+    portal_status: _builtins.int
     @_builtins.property
     def common(self) -> Global___CommonMessageData: ...
     @_builtins.property
@@ -50964,10 +50997,11 @@ class WebcastEnvelopePortalMessage(_message.Message):
         portal_trans_target: Global___WebcastEnvelopePortalMessage.PortalTransTarget | None = ...,
         portal_view: _builtins.int = ...,
         portal_display: _builtins.int = ...,
+        portal_status: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["common", b"common", "portal_info", b"portal_info", "portal_trans_target", b"portal_trans_target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["common", b"common", "portal_display", b"portal_display", "portal_info", b"portal_info", "portal_trans_target", b"portal_trans_target", "portal_view", b"portal_view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["common", b"common", "portal_display", b"portal_display", "portal_info", b"portal_info", "portal_status", b"portal_status", "portal_trans_target", b"portal_trans_target", "portal_view", b"portal_view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,4 +1,5 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay, events and serve (:mod:`tiktok_live.web`).
+"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`) and schema
+(:mod:`tiktok_live.schema.cli`).
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 6 the output could not
@@ -22,7 +23,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from tiktok_live import errors
 from tiktok_live.cli._commands import DEMO_SPEED, demo, record, replay, watch
@@ -74,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tiktok-live", description="Watch, record and replay TikTok LIVE streams.")
     parser.add_argument("--version", action="version", version=f"tiktok-live {__version__}")
     parser.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Subcommand parsers are Parsers too (argparse makes them of the parent's class); the modules that register
+    # their own subcommand take any ArgumentParser's subparsers.
+    commands = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     demo = commands.add_parser("demo", help="a scripted LIVE from the embedded simulator (no network)")
     demo.add_argument(
@@ -119,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     from tiktok_live.web.cli import register as register_serve
 
     register_serve(commands)
+    from tiktok_live.fleet.cli import register as register_fleet
+
+    register_fleet(commands)
+    from tiktok_live.schema.cli import add_report_option
+    from tiktok_live.schema.cli import register as register_schema
+
+    register_schema(commands)
+    for command in (watch, record):
+        add_report_option(command)
     for command_parser in commands.choices.values():
         command_parser.set_defaults(command_parser=command_parser)
     return parser
@@ -195,10 +210,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             raise  # the reader left: main_exit() ends quietly
         except OSError as error:
             return _output_failed(err, error)
+    if args.command == "schema":
+        from tiktok_live.schema.cli import run as schema
+
+        return schema(args, out, err)
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live.fleet.cli import run as fleet
     from tiktok_live.web.cli import run as serve
 
-    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve}
+    runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve, "fleet": fleet}
     runner = runners[args.command]
     code = EXIT_OK
     try:

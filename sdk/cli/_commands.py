@@ -32,15 +32,13 @@ def make_client(
 ) -> TikTokLiveClient:
     """A client for ``args.user`` with the connection options (or one of ``simulator`` when given: not strict, as
     a handler error in a command is reported like in production, not raised)."""
-    from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.client import ClientConfig, TikTokLiveClient
 
     if simulator is not None:
         return simulator.client(strict=False, recorder=recorder)
-    options: dict[str, object] = {"sign_api_key": args.sign_api_key, "proxy": args.proxy, "recorder": recorder}
-    for option in ("web_url", "webcast_url", "sign_url"):
-        if getattr(args, option):
-            options[option] = getattr(args, option)
-    return TikTokLiveClient(args.user, **options)  # type: ignore[arg-type]  # keyword options checked by the client
+    config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy)
+    urls = {option: getattr(args, option) for option in ("web_url", "webcast_url", "sign_url") if getattr(args, option)}
+    return TikTokLiveClient(args.user, config=config.replace(**urls), recorder=recorder)
 
 
 @contextlib.asynccontextmanager
@@ -72,7 +70,11 @@ def _default_events(json_mode: bool) -> tuple[str, ...]:
 
 async def watch(args: argparse.Namespace, printer: Printer) -> int:
     """``watch``: one room printed by its client, or several (or an export) through a pool."""
+    from tiktok_live.schema.cli import watch_unknowns
+
     if len(args.user) > 1 or args.to is not None:
+        if args.report_unknown:
+            raise UsageError("--report-unknown watches one room without --to; record rooms and run `schema unknowns`")
         from tiktok_live.export.cli import watch_many
 
         return await watch_many(args, printer, args.user, args.to)
@@ -83,6 +85,8 @@ async def watch(args: argparse.Namespace, printer: Printer) -> int:
         printer.room_id = lambda: client.room_id
         printer.stop_client_on_closed_output(client)
         _subscribe(client, classes, printer)
+        if args.report_unknown:
+            printer.unknowns = watch_unknowns(client)
         await client.connect()
     return EXIT_OK
 
@@ -121,6 +125,7 @@ async def record(args: argparse.Namespace, printer: Printer) -> int:
     from tiktok_live.client import normalize_unique_id
     from tiktok_live.events import ConnectEvent
     from tiktok_live.recording import Recorder, RecordingWriteError
+    from tiktok_live.schema.cli import watch_unknowns
 
     target: Path = args.file
     if await asyncio.to_thread(target.exists) and not args.force:
@@ -152,6 +157,8 @@ async def record(args: argparse.Namespace, printer: Printer) -> int:
                 printer.room_id = lambda: client.room_id
                 printer.stop_client_on_closed_output(client)
                 _subscribe(client, classes, printer)
+                if args.report_unknown:
+                    printer.unknowns = watch_unknowns(client)
                 await client.connect()
     finally:
         if where:

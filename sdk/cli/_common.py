@@ -32,8 +32,7 @@ EXIT_TERMINATED: Final = 143
 """SIGTERM (docker stop, systemd): handled as Ctrl-C; 128 + 15, the code a shell reports for it."""
 
 
-class UsageError(Exception):
-    """A command-line mistake: printed with the usage hint, exit code 2."""
+UsageError = errors.UsageError  # the command line's mistakes: printed with the usage line, exit code 2
 
 
 def exit_code(error: BaseException) -> int:

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, TextIO, cast
 
+from tiktok_live._generated.names import EVENT_SETS
 from tiktok_live.cli._common import EXIT_OK, UsageError
 from tiktok_live.cli._options import close_matches
 
@@ -17,27 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CONNECTION_EVENTS", "CORE_EVENTS", "event_classes", "events_command", "resolve_events"]
 
-CORE_EVENTS: Final = (
-    "CommentEvent",
-    "GiftEvent",
-    "LikeEvent",
-    "JoinEvent",
-    "FollowEvent",
-    "ShareEvent",
-    "RoomUserSeqEvent",
-    "SubNotifyEvent",
-    "EmoteChatEvent",
-    "EnvelopeEvent",
-    "PollEvent",
-    "GoalUpdateEvent",
-    "LinkMicBattleEvent",
-    "QuestionNewEvent",
-    "LivePauseEvent",
-    "LiveUnpauseEvent",
-    "LiveEndEvent",
-)
-"""What readable output shows without ``--events``."""
-CONNECTION_EVENTS: Final = ("ConnectEvent", "DisconnectEvent", "ReconnectEvent", "ErrorEvent")
+CORE_EVENTS: Final = EVENT_SETS["core"]
+"""What readable output shows without ``--events`` (codegen/events.toml's ``core`` set)."""
+CONNECTION_EVENTS: Final = EVENT_SETS["cli_connection"]
+"""The connection events readable output shows without ``--events``."""
 
 
 def _key(name: str) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from tiktok_live._base import BaseEvent
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.schema.cli import UnknownTally
 
 __all__ = ["Printer", "Stats", "Style", "safe"]
 
@@ -101,6 +102,8 @@ class Printer:
         self.output_error: OSError | None = None
         """Why writing to stdout failed (a full disk, an I/O error); None when it did not, or the reader left."""
         self.stop: Callable[[], None] | None = None
+        self.unknowns: UnknownTally | None = None
+        """Set by ``--report-unknown``: its summary ends the run's summary."""
 
     @property
     def watched(self) -> bool:
@@ -270,7 +273,7 @@ class Printer:
         return (
             f"summary: {elapsed:.1f} s, {st.messages} messages ({st.rate():.1f}/s), peak viewers {st.peak_viewers}, "
             f"likes {st.likes}, diamonds {st.diamonds}, reconnects {st.reconnects}\n  events: {top or 'none'}"
-        )
+        ) + (f"\n{self.unknowns.summary()}" if self.unknowns is not None else "")
 
     def close(self) -> None:
         """Remove the status line."""

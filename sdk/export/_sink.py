@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Self, TypedDict
 
 from tiktok_live._base import BaseEvent
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import PermanentSinkError
 from tiktok_live.jsonl import event_to_dict
 
 if TYPE_CHECKING:
@@ -94,11 +94,6 @@ class SinkOptions(TypedDict, total=False):
     retry_max: float
     close_timeout: float
     connect_timeout: float
-
-
-class PermanentSinkError(TikTokLiveError):
-    """A sink cannot deliver anything any more (e.g. the reader of stdout went away): it stops retrying, and what is
-    pending and what comes later is dropped and counted."""
 
 
 class Sink(abc.ABC):

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
+from tiktok_live.errors import ScenarioError
 from tiktok_live.testing._messages import (
     MessageSpec,
     battle,
@@ -56,10 +57,6 @@ __all__ = [
 
 FIXTURES_ENV: Final = "TIKTOK_LIVE_FIXTURES"
 """Environment variable naming the captured-fixtures folder (the one holding ``manifest.json``)."""
-
-
-class ScenarioError(LookupError):
-    """A scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
 
 from aiohttp import web
 
@@ -35,7 +35,12 @@ from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 
 if TYPE_CHECKING:
+    import aiohttp
+
+    from tiktok_live._config import ClientConfig, ClientOptions
+    from tiktok_live._sign import SignGate
     from tiktok_live.client import TikTokLiveClient
+    from tiktok_live.recording import Recorder
 
 __all__ = ["HandshakeRejection", "SignRequest", "Simulator"]
 
@@ -318,28 +323,55 @@ class Simulator:
         """The WebSocket URL the sign bundle hands out (``push_server``)."""
         return f"ws://{self.host}:{self.port}{WS_PATH}"
 
-    def client(self, *, strict: bool = True, **kwargs: object) -> TikTokLiveClient:
-        """A :class:`~tiktok_live.TikTokLiveClient` for this host, with every base URL pointed here; ``kwargs`` go
-        to the client (and may override the URLs).
+    def config(self, **options: Unpack[ClientOptions]) -> ClientConfig:
+        """The connection options of a client of this simulator: every base URL pointed here and, when the
+        simulator announces a heartbeat period shorter than a client accepts from a server, that period set
+        explicitly; ``options`` override."""
+        from tiktok_live._config import ClientConfig
+        from tiktok_live._websocket import MIN_HEARTBEAT
 
-        ``strict`` (the default, for tests): the first exception one of the client's handlers raises is kept and
-        raised again once the stream is over (by :meth:`raise_handler_errors`, which leaving ``async with
-        Simulator()`` and the pytest fixture call), so an ``assert`` in a handler fails the test. It is logged and
+        base = ClientConfig(web_url=self.url, webcast_url=self.url, sign_url=self.url)
+        if self.ping_interval < MIN_HEARTBEAT:
+            base = base.replace(heartbeat_interval=self.ping_interval)
+        return base.replace(**options) if options else base
+
+    def client(
+        self,
+        *,
+        room_id: int | None = None,
+        recorder: Recorder | None = None,
+        session: aiohttp.ClientSession | None = None,
+        sign_gate: SignGate | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> TikTokLiveClient:
+        """A :class:`~tiktok_live.TikTokLiveClient` for this host, configured by :meth:`config` (``options`` may
+        override the URLs); the other arguments go to the client as they are.
+
+        The client is strict unless ``strict=False`` (for tests): the first exception one of its handlers raises
+        is raised again by ``connect()`` / ``run()`` once the stream is over, so an ``assert`` in a handler fails
+        the test; what ``connect()`` did not raise (a client run with ``start()``), leaving ``async with
+        Simulator()`` and the pytest fixture raise (:meth:`raise_handler_errors`). The exception is logged and
         emitted as an ``ErrorEvent`` as well, as in production. ``strict=False``: only that.
         """
         from tiktok_live.client import TikTokLiveClient
 
-        options: dict[str, object] = {"web_url": self.url, "webcast_url": self.url, "sign_url": self.url, **kwargs}
-        client = TikTokLiveClient(f"@{self.user}", **options)  # type: ignore[arg-type]  # checked by the client
-        # TODO(lead): pass strict= to the client once it takes the option (then connect() raises too) #15
-        client._emitter.strict = strict
-        if strict:
+        options.setdefault("strict", True)
+        client = TikTokLiveClient(
+            f"@{self.user}",
+            room_id=room_id,
+            config=self.config(**options),
+            recorder=recorder,
+            session=session,
+            sign_gate=sign_gate,
+        )
+        if client.config.strict:
             self._strict_clients.add(client)
         return client
 
     def raise_handler_errors(self) -> None:
         """Raise the first exception a handler of a strict client (see :meth:`client`) raised and that was not
-        raised already; does nothing when none failed. Leaving ``async with Simulator()`` calls it."""
+        raised already (by its ``connect()``); does nothing when none failed. Leaving ``async with Simulator()``
+        calls it."""
         for client in list(self._strict_clients):
             client._emitter.raise_if_failed()
 

@@ -9,8 +9,7 @@ stream (Server-Sent Events carrying JSON Lines schema v1 objects) on the client'
     await client.connect()
 
 :class:`EventHub` fans events out with a bounded backlog; :class:`RoomState` keeps the totals the pages show.
-The command line lives in :mod:`tiktok_live.web.cli`; ``python -m tiktok_live.web.screenshots`` makes the
-docs' screenshots. Names load on first use, so ``tiktok-live`` starts fast.
+The command line lives in :mod:`tiktok_live.web.cli`. Names load on first use, so ``tiktok-live`` starts fast.
 """
 
 from __future__ import annotations

@@ -30,9 +30,17 @@ from aiohttp.typedefs import Handler
 
 from tiktok_live import events
 from tiktok_live._base import BaseEvent
+from tiktok_live._generated.names import EVENT_SETS
 from tiktok_live.jsonl import event_to_json
 from tiktok_live.web._config import DEFAULT_DISPLAY_TIME, DEFAULT_HOST, DEFAULT_PORT, is_loopback
-from tiktok_live.web.hub import DEFAULT_BACKLOG, KEEPALIVE, EventHub, compact_json, state_chunk
+from tiktok_live.web.hub import (
+    DEFAULT_BACKLOG,
+    DEFAULT_BACKLOG_BYTES,
+    KEEPALIVE,
+    EventHub,
+    compact_json,
+    state_chunk,
+)
 from tiktok_live.web.state import RoomState
 
 if TYPE_CHECKING:
@@ -60,33 +68,18 @@ PAGES: Final = {
     "/overlay/goal": "goal.html",
 }
 """Page routes and the static HTML file each serves."""
-EVENT_TYPES: Final[tuple[type[BaseEvent], ...]] = (
-    events.CommentEvent,
-    events.GiftEvent,
-    events.LikeEvent,
-    events.JoinEvent,
-    events.FollowEvent,
-    events.ShareEvent,
-    events.RoomUserSeqEvent,
-    events.SubNotifyEvent,
-    events.EmoteChatEvent,
-    events.EnvelopeEvent,
-    events.PollEvent,
-    events.GoalUpdateEvent,
-    events.LinkMicBattleEvent,
-    events.QuestionNewEvent,
-    events.LivePauseEvent,
-    events.LiveUnpauseEvent,
-    events.LiveEndEvent,
-    events.ConnectEvent,
-    events.DisconnectEvent,
-    events.ReconnectEvent,
+EVENT_TYPES: Final[tuple[type[BaseEvent], ...]] = tuple(
+    getattr(events, name) for name in (*EVENT_SETS["core"], *EVENT_SETS["dashboard_connection"])
 )
-"""The events the server subscribes to and streams (``ErrorEvent`` is left out: it carries exception reprs)."""
+"""The events the server subscribes to and streams: codegen/events.toml's ``core`` and ``dashboard_connection``
+sets (``ErrorEvent`` is left out: it carries exception reprs)."""
 STATE_INTERVAL: Final = 0.25
 """Seconds between two ``state`` messages to one browser (changes in between are coalesced)."""
 WRITE_TIMEOUT: Final = 10.0
 """Seconds one write to a browser may take before the browser is dropped as stuck."""
+MAX_WRITE: Final = 256 * 1024
+"""Bytes of events joined into one write to a browser (or one event, if larger): a new page's backlog goes out in
+pieces this size, so neither the joined copy nor the socket's send buffer holds the whole backlog per page."""
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
@@ -117,9 +110,9 @@ class WebServer:
     >>> await server.stop()
 
     ``start`` and ``stop`` may alternate (a restart keeps the hub and its backlog); ``async with WebServer()`` listens
-    on 127.0.0.1 and a free port (:attr:`port`). ``display_time`` is the overlays' default message time in seconds
-    (0: keep); ``assets_dir`` is served at ``/assets/``; ``keepalive`` is the seconds between pings on an idle
-    stream.
+    on 127.0.0.1 and a free port (:attr:`port`). ``backlog`` events, at most ``backlog_bytes`` of them, are kept for
+    pages that open late or reconnect. ``display_time`` is the overlays' default message time in seconds (0: keep);
+    ``assets_dir`` is served at ``/assets/``; ``keepalive`` is the seconds between pings on an idle stream.
     """
 
     def __init__(
@@ -127,6 +120,7 @@ class WebServer:
         *,
         unique_id: str = "",
         backlog: int = DEFAULT_BACKLOG,
+        backlog_bytes: int = DEFAULT_BACKLOG_BYTES,
         display_time: float = DEFAULT_DISPLAY_TIME,
         assets_dir: Path | None = None,
         keepalive: float = 15.0,
@@ -138,7 +132,7 @@ class WebServer:
             raise ValueError("keepalive must be positive")
         if assets_dir is not None and not assets_dir.is_dir():
             raise ValueError(f"assets folder {assets_dir} does not exist")
-        self.hub = hub if hub is not None else EventHub(backlog=backlog)
+        self.hub = hub if hub is not None else EventHub(backlog=backlog, backlog_bytes=backlog_bytes)
         self.state = RoomState(unique_id)
         self.display_time = display_time
         self.assets_dir = assets_dir
@@ -268,7 +262,7 @@ class WebServer:
                     timeout = min(timeout, max(0.0, last_state + STATE_INTERVAL - time.monotonic()))
                 await subscription.wait(timeout)
                 now = time.monotonic()
-                chunks = subscription.take()
+                chunks = subscription.take(MAX_WRITE)
                 if subscription.state_dirty and now - last_state >= STATE_INTERVAL:
                     subscription.state_dirty = False
                     if self.state.version != sent_version:
@@ -288,7 +282,12 @@ class WebServer:
         finally:
             subscription.close()
         if subscription.close_reason == "overflow":
-            logger.warning("dropped a page's event stream: it fell %d events behind", self.hub.queue_limit)
+            logger.warning(
+                "dropped a page's event stream: it fell behind (more than %d events or %d bytes waiting); "
+                "it reconnects and resumes",
+                self.hub.queue_limit,
+                self.hub.queue_bytes,
+            )
         return response
 
     # ── running ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -119,7 +119,7 @@ async def test_the_pool_reads_limits_once_per_server_and_key(sign_server: tuple[
 async def test_every_pooled_client_signs_through_the_pools_gate() -> None:
     pool = RoomPool(sign_rate=50.0, sign_burst=1, sign_url="http://127.0.0.1:9", sign_api_key="k-5678")
     room = pool.add("@gated")
-    gate = room.client._sign_gate
+    gate = room.client._signer.gate
     assert gate is not None
     await gate.acquire()  # resolves the pool's limiter for the client's sign server and key
     gate.pause(0.2)

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
+import json
 import time
+import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.pool.conftest import bounded, room_options, simulators
 from tiktok_live._base import BaseEvent
-from tiktok_live.client import ReconnectPolicy, TikTokLiveClient
+from tiktok_live.client import ClientConfig, ReconnectPolicy, TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
 from tiktok_live.events import CommentEvent, ConnectEvent, DisconnectEvent, GiftEvent, LikeEvent
-from tiktok_live.pool import DEFAULT_DEDUPE_SIZE, ClientOptions, PoolStream, RoomEvent, RoomPool, RoomState
+from tiktok_live.export import export, open_sink
+from tiktok_live.pool import (
+    DEFAULT_DEDUPE_SIZE,
+    ClientOptions,
+    PoolStream,
+    RoomEvent,
+    RoomOptions,
+    RoomPool,
+    RoomState,
+)
 from tiktok_live.testing import Faults, Simulator, comment, end, gift, like
 
 FAST_RECONNECT = ReconnectPolicy(base_delay=0.01, max_delay=0.05, max_attempts=3)
@@ -278,11 +291,17 @@ def test_constructor_checks_its_limits() -> None:
             RoomPool(**kwargs)  # type: ignore[arg-type]
 
 
-def test_client_options_are_the_clients_keyword_options() -> None:
+def test_client_options_are_the_config_fields_with_the_same_types() -> None:
+    fields = {field.name: field.type for field in dataclasses.fields(ClientConfig)}
+    options = typing.get_type_hints(ClientOptions)
+    config_hints = typing.get_type_hints(ClientConfig)
+    assert set(options) == set(fields)
+    assert options == {name: config_hints[name] for name in fields}
+    # The client takes the options as keywords besides its own per-instance arguments.
     parameters = inspect.signature(TikTokLiveClient.__init__).parameters
-    keywords = {name for name, parameter in parameters.items() if parameter.kind is parameter.KEYWORD_ONLY}
-    # The pool owns the session and the sign gate (its shared sign-rate limiter).
-    assert set(ClientOptions.__annotations__) == keywords - {"session", "sign_gate"}
+    assert {"room_id", "config", "session", "recorder", "sign_gate", "options"} <= set(parameters)
+    # A room's options are the client options plus its own room id and recorder.
+    assert set(typing.get_type_hints(RoomOptions)) == set(fields) | {"room_id", "recorder"}
 
 
 @bounded(5)
@@ -290,10 +309,60 @@ async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> Non
     pool = RoomPool(user_agent="pool-agent", watchdog_timeout=7.0)
     first = pool.add("@first")
     second = pool.add("@second", watchdog_timeout=3.0, dedupe_size=50)
-    assert first.client._user_agent == second.client._user_agent == "pool-agent"
-    assert (first.client._watchdog, second.client._watchdog) == (7.0, 3.0)
-    assert (first.client._dedupe_size, second.client._dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
+    assert first.client.config.user_agent == second.client.config.user_agent == "pool-agent"
+    assert (first.client.config.watchdog_timeout, second.client.config.watchdog_timeout) == (7.0, 3.0)
+    assert (first.client.config.dedupe_size, second.client.config.dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
     assert first.client._session is second.client._session is pool._http()
     assert first.client._session.connector is not None and first.client._session.connector.limit == 0
     await pool.close()
     assert first.client._session.closed
+
+
+@bounded(10)
+async def test_the_stream_ends_when_every_room_is_done(three_sims: list[Simulator]) -> None:
+    """The documented ``async for item in pool.stream(...)`` inside ``async with RoomPool()`` hung for ever once
+    every room had ended: it now ends after the last room's events (the pool itself stays open)."""
+    for index, sim in enumerate(three_sims):
+        sim.script(comment("viewer", f"from {index}"), end())
+    async with RoomPool() as pool:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        texts = sorted([item.event.comment async for item in pool.stream(CommentEvent)])
+        assert texts == ["from 0", "from 1", "from 2"] and not pool.closed
+        assert [room.state for room in pool] == [RoomState.ENDED] * 3
+        late = pool.stream(CommentEvent)  # every room is done: nothing more can come
+        assert [item async for item in late] == []
+
+
+@bounded(10)
+async def test_pool_stream_to_export_to_the_end(three_sims: list[Simulator], tmp_path: Path) -> None:
+    """The whole pattern: rooms → pool.stream() → export() into a sink, returning when the rooms are done."""
+    for index, sim in enumerate(three_sims):
+        sim.script(*(comment("viewer", f"{index}-{n}") for n in range(5)), gift(), end())
+    path = tmp_path / "events.jsonl"
+    async with RoomPool() as pool, open_sink(path) as sink:
+        for sim in three_sims:
+            pool.add(sim.user, **room_options(sim))
+        exported = await export(pool.stream(CommentEvent, GiftEvent), sink)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert exported == len(records) == 3 * 6
+    for sim in three_sims:
+        mine = [record for record in records if record["room_id"] == str(sim.room_id)]
+        assert [record["type"] for record in mine] == ["CommentEvent"] * 5 + ["GiftEvent"]
+
+
+@bounded(10)
+async def test_failed_rooms_count_as_done_and_a_stream_waits_for_rooms_added_later(
+    three_sims: list[Simulator],
+) -> None:
+    sim = three_sims[0]
+    sim.script(comment("viewer", "late but here"), end())
+    async with RoomPool(revisit_after=0.05) as pool:  # not found is permanent, even with revisits
+        pool.add("@nobody_here", **room_options(sim))
+        assert [item async for item in pool.stream(CommentEvent)] == []
+        assert [room.state for room in pool] == [RoomState.FAILED]
+    async with RoomPool() as pool:
+        stream = pool.stream(CommentEvent)  # started with no rooms yet: it waits for the rooms to come
+        assert not stream.closed
+        pool.add(sim.user, **room_options(sim))
+        assert [item.event.comment async for item in stream] == ["late but here"]

@@ -333,14 +333,15 @@ async def test_rejected_handshake_raises_webcast_blocked() -> None:
     async with _sim() as sim:
         client = sim.client()
         bundle_holder: list[object] = []
-        original = client._sign
+        signer = client._signer
+        original = signer.sign_with_retry
 
-        async def sign_once_reuse() -> object:
+        async def sign_once_reuse(room_id: int, policy: object) -> object:
             if not bundle_holder:
-                bundle_holder.append(await original())
+                bundle_holder.append(await original(room_id, policy))  # type: ignore[arg-type]
             return bundle_holder[0]
 
-        client._sign = sign_once_reuse  # type: ignore[method-assign,assignment]
+        signer.sign_with_retry = sign_once_reuse  # type: ignore[method-assign,assignment]
         sim.script(comment("a", "x"))
         await asyncio.wait_for(client.start(), TIMEOUT)
         await client.disconnect()

@@ -8,9 +8,11 @@ import zlib
 
 import pytest
 
+from tiktok_live import _protocol
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live._protocol import (
     DEFAULT_MAX_DECOMPRESSED_SIZE,
+    MAX_GZIP_MEMBERS,
     decode_fetch_result,
     decode_push_frame,
     frame_header,
@@ -231,3 +233,90 @@ def test_garbage_never_raises_other_errors(data: bytes) -> None:
         decode_fetch_result(payload)
     except FrameDecodeError:
         pass
+
+
+# ── Many gzip members: linear work, a bounded member count. ─────────────────────────────────────────────────────
+
+
+class _CountingZlib:
+    """Stands in for the zlib module inside ``_protocol``: counts the bytes handed to decompressors and the bytes
+    they copy out as ``unused_data`` (the work that grows with the input, whatever the machine's speed)."""
+
+    MAX_WBITS = zlib.MAX_WBITS
+    error = zlib.error
+
+    def __init__(self) -> None:
+        self.bytes_in = 0
+        self.copied = 0
+
+    def decompressobj(self, wbits: int) -> _CountingDecompressor:
+        return _CountingDecompressor(self, zlib.decompressobj(wbits))
+
+
+class _CountingDecompressor:
+    def __init__(self, counter: _CountingZlib, inner: zlib._Decompress) -> None:
+        self._counter = counter
+        self._inner = inner
+
+    def decompress(self, data: bytes | memoryview, max_length: int = 0) -> bytes:
+        self._counter.bytes_in += len(data)
+        return self._inner.decompress(data, max_length)
+
+    @property
+    def eof(self) -> bool:
+        return self._inner.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        data = self._inner.unused_data
+        self._counter.copied += len(data)
+        return data
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        data = self._inner.unconsumed_tail
+        self._counter.copied += len(data)
+        return data
+
+
+@pytest.mark.parametrize("member_size", [0, 1_000, 30_000])
+def test_many_gzip_members_take_linear_work(monkeypatch: pytest.MonkeyPatch, member_size: int) -> None:
+    """Decoding N members must not re-read or copy the rest of the payload per member (that was quadratic: 4 MB of
+    empty members took 29 s and froze the event loop). The work is counted in bytes, not timed."""
+    members = [gzip.compress(bytes([index % 251]) * member_size, mtime=0) for index in range(MAX_GZIP_MEMBERS)]
+    data = b"".join(members)
+    counter = _CountingZlib()
+    monkeypatch.setattr(_protocol, "zlib", counter)
+    out = gunzip(data, max_size=len(members) * member_size)
+    assert out == b"".join(bytes([index % 251]) * member_size for index in range(MAX_GZIP_MEMBERS))
+    work = counter.bytes_in + counter.copied
+    assert work <= 4 * len(data) + 256 * len(members), f"{work} bytes of work for {len(data)} bytes of input"
+
+
+def test_the_gzip_member_count_is_bounded() -> None:
+    member = gzip.compress(b"x", mtime=0)
+    assert gunzip(member * MAX_GZIP_MEMBERS) == b"x" * MAX_GZIP_MEMBERS
+    with pytest.raises(FrameDecodeError, match=f"more than {MAX_GZIP_MEMBERS} gzip members"):
+        gunzip(member * (MAX_GZIP_MEMBERS + 1))
+    with pytest.raises(FrameDecodeError, match="gzip members"):
+        gunzip(gzip.compress(b"", mtime=0) * (4 * MB // 20))  # the 4 MB frame of the report, refused at once
+
+
+@pytest.mark.parametrize("damage", ["truncated-last", "garbage-between", "garbage-after", "corrupt-middle"])
+def test_damage_in_any_member_is_a_frame_decode_error(damage: str) -> None:
+    members = [gzip.compress(f"member {index} ".encode() * 300, mtime=0) for index in range(5)]
+    data = {
+        "truncated-last": b"".join(members)[:-3],
+        "garbage-between": b"".join(members[:2]) + b"\x00\x00" + b"".join(members[2:]),
+        "garbage-after": b"".join(members) + b"\x1f\x8b",
+        "corrupt-middle": b"".join(members[:2]) + _corrupt(members[2], len(members[2]) - 8) + b"".join(members[3:]),
+    }[damage]
+    with pytest.raises(FrameDecodeError):
+        gunzip(data)
+
+
+def test_the_output_bound_holds_across_members() -> None:
+    members = gzip.compress(b"a" * 600, mtime=0) * 2
+    assert gunzip(members, max_size=1200) == b"a" * 1200
+    with pytest.raises(FrameDecodeError, match="limit"):
+        gunzip(members, max_size=1199)

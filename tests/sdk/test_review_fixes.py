@@ -11,7 +11,7 @@ from aiohttp import web
 
 from tiktok_live import ReconnectPolicy, TikTokLiveClient, UserOfflineError
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
-from tiktok_live.client import _safe
+from tiktok_live._http import safe_error as _safe
 from tiktok_live.events import CommentEvent, ReconnectEvent
 from tiktok_live.recording import Recorder, read_recording
 from tiktok_live.testing import Faults, Simulator, comment, end
@@ -56,7 +56,7 @@ async def test_a_socket_that_breaks_while_acking_reconnects_instead_of_crashing(
     try:
         async with Simulator() as sim:
             client = sim.client(reconnect=FAST)
-            client._ws_url = lambda bundle: f"ws://127.0.0.1:{port}/ws"  # type: ignore[method-assign]
+            client._connection.url = lambda bundle: f"ws://127.0.0.1:{port}/ws"  # type: ignore[method-assign]
             reconnects: list[ReconnectEvent] = []
             client.add_listener(ReconnectEvent, reconnects.append)
             with pytest.raises(Exception) as raised:  # the test server never ends the LIVE: reconnects run out

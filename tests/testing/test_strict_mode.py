@@ -14,10 +14,6 @@ from tiktok_live.testing import Simulator, comment, end
 
 from .conftest import FAST, within
 
-NEEDS_CLIENT = pytest.mark.xfail(
-    strict=True, reason="needs client wiring: TikTokLiveClient(strict=...) and connect()/run() re-raising"
-)
-
 
 def _expect_bye(event: CommentEvent) -> None:
     assert event.comment == "bye", "expected a goodbye"
@@ -66,7 +62,6 @@ async def test_an_error_in_the_block_wins_over_a_handler_error() -> None:
             raise LookupError("the test's own failure")
 
 
-@NEEDS_CLIENT
 async def test_connect_raises_the_handler_error_after_the_stream_ends() -> None:
     async with Simulator(**FAST) as sim:
         sim.script(comment("alice", "hi"), comment("bob", "still here"), end())
@@ -80,12 +75,10 @@ async def test_connect_raises_the_handler_error_after_the_stream_ends() -> None:
         assert sim.violations == []
 
 
-@NEEDS_CLIENT
 async def test_the_client_option_strict() -> None:
     async with Simulator(**FAST) as sim:
         sim.script(comment("alice", "hi"), end())
-        options: dict[str, object] = {"web_url": sim.url, "webcast_url": sim.url, "sign_url": sim.url, "strict": True}
-        client = TikTokLiveClient("@simulator", **options)  # type: ignore[arg-type]
+        client = TikTokLiveClient("@simulator", config=sim.config(strict=True))
         client.add_listener(CommentEvent, _expect_bye)
         with pytest.raises(AssertionError):
             await within(client.connect())
@@ -108,7 +101,6 @@ def simulator_in_a_thread() -> Iterator[Simulator]:
         loop.close()
 
 
-@NEEDS_CLIENT
 def test_run_raises_the_handler_error(simulator_in_a_thread: Simulator) -> None:
     sim = simulator_in_a_thread
     sim.script(comment("alice", "hi"), end())

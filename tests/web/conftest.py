@@ -206,7 +206,7 @@ async def open_room(*script: MessageSpec, port: int = 0) -> Room:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless Chromium (Selenium WebDriver) for the session; skips with the reason when there is none."""
-    from tiktok_live.web.browser import BrowserUnavailableError, chromium
+    from tools.browser import BrowserUnavailableError, chromium
 
     manager = chromium(1000, 800)
     try:

@@ -7,9 +7,10 @@ import socket
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tiktok_live.testing import Simulator, comment, end, gift_streak, like
-from tiktok_live.web.app import PAGES, WebServer, is_loopback
+from tiktok_live.web.app import MAX_WRITE, PAGES, WebServer, is_loopback
 from tiktok_live.web.cli import follow
 
 from .conftest import SSEReader, make_events, within
@@ -212,3 +213,47 @@ async def test_binds_to_loopback_by_default() -> None:
 def test_loopback_detection() -> None:
     assert all(is_loopback(host) for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
     assert not any(is_loopback(host) for host in ["0.0.0.0", "::", "192.168.1.10", "example.com", ""])
+
+
+async def test_new_pages_get_the_backlog_in_bounded_writes_even_if_they_never_read(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--backlog 100000 with 20 pages that never read grew to 5.6 GB: each page's first write joined the whole
+    backlog into one buffer. Writes are now at most MAX_WRITE bytes (or one event), and wait for the socket."""
+    writes: list[int] = []
+    original_write = web.StreamResponse.write
+
+    async def counted_write(self: web.StreamResponse, data: bytes | bytearray | memoryview) -> None:
+        writes.append(len(data))
+        await original_write(self, data)
+
+    monkeypatch.setattr(web.StreamResponse, "write", counted_write)
+    server = WebServer(unique_id="host", backlog=100_000, keepalive=30)
+    await server.start("127.0.0.1", 0)
+    stuck: list[socket.socket] = []
+    try:
+        for index in range(300):
+            server.hub.publish("CommentEvent", f'{{"n": {index}, "pad": "{"x" * 10_000}"}}')
+        for _ in range(5):  # pages that never read: a tiny receive window, and nobody calling recv
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+            await asyncio.get_running_loop().sock_sendall(sock, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            stuck.append(sock)
+        await wait_for(lambda: server.hub.subscriber_count == 5 and len(writes) >= 5)
+        reader = await open_stream(http, server, "?state=0")  # and one page that reads it all, in order
+        assert (await reader.next()).event == "hello"
+        numbers = [(await reader.next()).json()["n"] for _ in range(300)]
+        assert numbers == list(range(300))
+        assert max(writes) <= MAX_WRITE + len(_event_chunk(server, 10_000)), max(writes)
+        assert len(writes) >= 5 + 300 * 10_000 // MAX_WRITE
+        reader.response.close()
+    finally:
+        for sock in stuck:
+            sock.close()
+        await within(server.stop())
+
+
+def _event_chunk(server: WebServer, pad: int) -> bytes:
+    return f'id: {server.hub.server_id}.300\ndata: {{"n": 299, "pad": "{"x" * pad}"}}\n\n'.encode()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
-from tiktok_live.web.hub import EventHub, Subscription
+from tiktok_live.web.hub import DEFAULT_BACKLOG_BYTES, EventHub, Subscription
 
 
 def chunks_text(subscription: Subscription) -> str:
@@ -221,3 +222,123 @@ def test_odd_digits_in_a_resume_id_start_afresh(number: str) -> None:
     subscription = hub.subscribe(last_event_id=f"{hub.server_id}.{number}")
     assert subscription is not None
     assert '"reset":true' in hello_of(chunks_text(subscription))
+
+
+# ── Bounded by bytes, not only by count (events vary from 100 bytes to megabytes). ──────────────────────────────
+
+KB = 1024
+MB = 1024 * KB
+
+
+def _payload(index: int, size: int) -> str:
+    return f'{{"n": {index}, "pad": "{"x" * size}"}}'
+
+
+def test_the_backlog_is_bounded_by_bytes() -> None:
+    """600 comments of 1 MB each kept 500 MB of backlog (serve at 1,089 MB RSS): the newest fit a byte budget."""
+    hub = EventHub()
+    for index in range(600):
+        hub.publish("CommentEvent", _payload(index, MB))
+    assert hub.held_bytes <= DEFAULT_BACKLOG_BYTES
+    held = [seq for seq, _ in hub.backlog]
+    assert held == list(range(601 - len(held), 601)) and len(held) >= DEFAULT_BACKLOG_BYTES // (MB + 200)
+
+    small = EventHub(backlog=500, backlog_bytes=100 * KB)
+    for index in range(50):
+        small.publish("CommentEvent", _payload(index, 10 * KB))
+    assert small.held_bytes <= 100 * KB and len(small.backlog) == 9
+    subscription = small.subscribe(last_event_id=f"{small.server_id}.30")  # 31.. were dropped: start afresh
+    assert subscription is not None
+    text = chunks_text(subscription)
+    assert '"reset":true' in hello_of(text) and text.count("id: ") == 9
+
+
+def test_an_event_larger_than_the_whole_backlog_is_sent_but_not_kept() -> None:
+    hub = EventHub(backlog_bytes=10 * KB)
+    page = hub.subscribe()
+    assert page is not None
+    page.take()
+    hub.publish("CommentEvent", _payload(1, 20 * KB))
+    assert hub.backlog == () and hub.held_bytes == 0
+    assert '"n": 1' in chunks_text(page)
+
+
+def test_a_page_queue_is_bounded_by_bytes() -> None:
+    """A page that never reads is dropped once its queue holds queue_bytes, long before queue_limit events."""
+    hub = EventHub(queue_limit=2000, queue_bytes=MB)
+    slow = hub.subscribe()
+    assert slow is not None
+    for index in range(40):
+        hub.publish("CommentEvent", _payload(index, 100 * KB))
+    assert slow.closed and slow.close_reason == "overflow" and hub.overflows == 1
+    assert slow.queued_bytes <= MB
+    assert 8 <= slow.pending <= 11  # the hello and the ~10 events that fit, still written before the stream ends
+
+
+def test_one_event_larger_than_a_page_queue_still_reaches_a_page_that_keeps_up() -> None:
+    hub = EventHub(queue_bytes=10 * KB)
+    page = hub.subscribe()
+    assert page is not None
+    page.take()
+    hub.publish("CommentEvent", _payload(1, 20 * KB))
+    assert not page.closed and '"n": 1' in chunks_text(page)
+
+
+def test_new_pages_read_the_backlog_in_place_and_in_bounded_batches() -> None:
+    """--backlog 100000 with 20 pages that never read grew to 5.6 GB: each page copied the whole backlog. Now a
+    page reads the shared backlog as it writes, in batches of at most ``max_bytes`` (or one event)."""
+    hub = EventHub(backlog=100_000)
+    for index in range(1000):
+        hub.publish("LikeEvent" if index % 10 else "CommentEvent", _payload(index, 10 * KB))
+    pages = [hub.subscribe() for _ in range(20)]
+    comments = hub.subscribe(types=["CommentEvent"])
+    assert comments is not None
+    for page in pages:
+        assert page is not None and page.replaying
+        assert page.pending == 1 and page.queued_bytes < 2 * KB  # only the hello: the backlog is not copied
+    page = pages[0]
+    assert page is not None
+    hub.publish("CommentEvent", _payload(1000, 10))  # a live event while the page replays: it comes after
+    received: list[int] = []
+    while True:
+        batch = page.take(64 * KB)
+        if not batch:
+            break
+        assert sum(map(len, batch)) <= 64 * KB or len(batch) == 1
+        received.extend(_numbers(batch))
+    assert received == list(range(1001)) and not page.replaying
+    assert _numbers(comments.take()) == [*range(0, 1000, 10), 1000]
+
+
+def _numbers(chunks: list[bytes]) -> list[int]:
+    return [
+        json.loads(line.removeprefix("data: "))["n"]
+        for chunk in chunks
+        for line in chunk.decode().splitlines()
+        if line.startswith('data: {"n"')
+    ]
+
+
+def test_a_page_whose_replay_is_overtaken_by_the_backlog_starts_afresh() -> None:
+    """If the backlog drops events this page has not written yet, it must not skip them silently: its stream ends
+    (it reconnects with its last id, finds the gap and starts afresh)."""
+    hub = EventHub(backlog=10)
+    for index in range(10):
+        hub.publish("CommentEvent", f'{{"n": {index}}}')
+    page = hub.subscribe()
+    assert page is not None
+    assert _numbers(page.take(1)) == []  # the hello
+    assert _numbers(page.take(1)) == [0]  # then one event per call
+    for index in range(10, 30):
+        hub.publish("CommentEvent", f'{{"n": {index}}}')
+    assert _numbers(page.take()) == [] and page.closed and page.close_reason == "overflow"
+    again = hub.subscribe(last_event_id=f"{hub.server_id}.1")
+    assert again is not None
+    assert '"reset":true' in hello_of(chunks_text(again))
+
+
+def test_byte_bounds_are_validated() -> None:
+    with pytest.raises(ValueError, match="backlog_bytes"):
+        EventHub(backlog_bytes=0)
+    with pytest.raises(ValueError, match="queue_bytes"):
+        EventHub(queue_bytes=0)

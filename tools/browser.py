@@ -1,4 +1,5 @@
-"""Headless Chromium through Selenium, for the web tests and ``make screenshots`` (needs the ``dev`` extra).
+"""Headless Chromium through Selenium, for the web tests and ``make screenshots`` (a dev-only tool, never in the
+wheel; needs the ``dev`` extra).
 
 Chromium and chromedriver come from the system (Debian: ``apt-get install chromium chromium-driver``); their
 paths are given explicitly, so Selenium Manager never runs and nothing is downloaded. The browser is started so

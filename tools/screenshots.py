@@ -1,8 +1,8 @@
-"""Screenshots of the dashboard and the overlays for the docs: ``python -m tiktok_live.web.screenshots DIR``.
+"""Screenshots of the dashboard and the overlays for the docs: ``python -m tools.screenshots DIR``.
 
 ``make screenshots`` runs it with ``docs/images``. It starts the embedded simulator (its default show, looping, so
 the room stays live) and the web server on 127.0.0.1, waits until the room has comments and gifts, then opens each
-page in headless Chromium (:mod:`tiktok_live.web.browser`) and saves a PNG. The overlays are transparent; they are
+page in headless Chromium (:mod:`tools.browser`) and saves a PNG. The overlays are transparent; they are
 shot over a dark backdrop, as they would sit over a game or camera scene. Remote pictures are not loaded (the
 browser reaches only loopback), so avatars show initials and gifts an emoji. Needs the ``dev`` extra, Chromium and
 chromedriver; an emoji font (Debian: ``fonts-noto-color-emoji``) makes emoji in comments render.
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Final
 
 from tiktok_live.testing import Simulator
 from tiktok_live.web.app import WebServer
-from tiktok_live.web.browser import BrowserUnavailableError, chromium, resize
 from tiktok_live.web.cli import follow
+from tools.browser import BrowserUnavailableError, chromium, resize
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -111,8 +111,8 @@ async def capture(out: Path, *, speed: float = 2.0) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m tiktok_live.web.screenshots [DIR] [--speed N]``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m tiktok_live.web.screenshots", description=__doc__)
+    """Command line: ``python -m tools.screenshots [DIR] [--speed N]``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__)
     parser.add_argument("out", nargs="?", type=Path, default=Path("docs/images"), help="folder for the PNGs")
     parser.add_argument("--speed", type=float, default=2.0, help="playback speed of the simulated show")
     args = parser.parse_args(argv)

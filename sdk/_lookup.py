@@ -1,0 +1,265 @@
+"""Room lookup over TikTok's web and webcast APIs: no WebSocket, no signature.
+
+The room id comes from the host's live page (the ``SIGI_STATE`` JSON embedded in ``/@user/live``), falling back to
+the room API (``/api-live/user/room/``), since the page is often blocked or changed. ``/webcast/room/check_alive/``
+says whether rooms are live; ``/webcast/room/info/`` describes one. Every answer is size-bounded and parsed
+defensively: whatever TikTok (or something pretending to be TikTok) answers becomes a typed error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import quote
+
+import aiohttp
+
+from tiktok_live._config import ClientConfig
+from tiktok_live._http import (
+    FetchError,
+    browser_params,
+    get,
+    get_path,
+    host_of,
+    json_object,
+    redact,
+    safe_error,
+    to_int,
+)
+from tiktok_live.errors import (
+    AgeRestrictedError,
+    RequestError,
+    RoomIdNotFoundError,
+    TikTokLiveError,
+    UserNotFoundError,
+    UserOfflineError,
+)
+
+__all__ = ["OFFLINE", "RoomInfo", "RoomLookup"]
+
+logger = logging.getLogger("tiktok_live.lookup")
+
+OFFLINE: Final = 4
+"""The room status TikTok gives an offline room (2 is live, 3 paused)."""
+_SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
+_AGE_RESTRICTED_STATUS: Final = 4003110
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """The room as ``/webcast/room/info/`` describes it. ``raw`` holds the whole ``data`` object."""
+
+    room_id: int
+    title: str
+    status: int
+    user_count: int
+    like_count: int
+    total_user: int
+    owner_unique_id: str
+    owner_nickname: str
+    raw: Mapping[str, object] = field(repr=False)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the room is live (status 2) or paused (3), not offline (4)."""
+        return self.status != OFFLINE
+
+
+class RoomLookup:
+    """The HTTP requests about one host's room. ``http`` gives the session to use (made by the caller);
+    ``cookies`` are the cookies TikTok's requests carry (the client's, possibly with a session id)."""
+
+    def __init__(
+        self,
+        unique_id: str,
+        config: ClientConfig,
+        http: Callable[[], aiohttp.ClientSession],
+        cookies: Mapping[str, str],
+    ) -> None:
+        self.unique_id = unique_id
+        self._config = config
+        self._http = http
+        self._cookies = cookies
+
+    # ── requests ────────────────────────────────────────────────────────────────────────────────────────────────
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "User-Agent": self._config.user_agent,
+            "Referer": "https://www.tiktok.com/",
+            "Origin": "https://www.tiktok.com",
+            "Accept-Language": "en-US,en;q=0.9",
+            "Accept": "text/html,application/json,application/protobuf",
+        }
+
+    def web_params(self) -> dict[str, str]:
+        """The query parameters a browser's webcast requests carry."""
+        return {
+            **browser_params(self._config.user_agent),
+            "device_platform": "web_pc",
+            "focus_state": "true",
+            "from_page": "user",
+            "is_fullscreen": "false",
+            "is_page_visible": "true",
+            "screen_height": "1080",
+            "screen_width": "1920",
+            "tz_name": "Europe/London",
+            "webcast_language": "en",
+        }
+
+    async def get_text(self, url: str, params: Mapping[str, str] | None = None) -> tuple[int, str]:
+        """GET ``url`` (status, text); raises :class:`RequestError` when no usable answer came."""
+        host = host_of(url)
+        try:
+            answer = await get(
+                self._http(),
+                url,
+                params=params,
+                headers=self._headers(),
+                cookies=self._cookies,
+                proxy=self._config.proxy,
+                max_body=self._config.max_body_size,
+            )
+        except TimeoutError as error:
+            raise RequestError(
+                f"request to {host} timed out after {self._config.http_timeout:g} s: check the network or raise "
+                "http_timeout",
+                host=host,
+                retryable=True,
+            ) from error
+        except (aiohttp.ClientError, FetchError) as error:
+            raise RequestError(
+                f"request to {host} failed: {safe_error(error)}", host=host, retryable=not isinstance(error, FetchError)
+            ) from error
+        if answer.status == 429 or answer.status >= 500:
+            raise RequestError(
+                f"{host} answered HTTP {answer.status}: TikTok is refusing or failing; retry later",
+                host=host,
+                status=answer.status,
+                retryable=True,
+            )
+        return answer.status, answer.body.decode("utf-8", "replace")  # captcha pages need not be UTF-8
+
+    async def get_json(self, url: str, params: Mapping[str, str]) -> dict[str, object]:
+        """GET ``url`` as a JSON object; :class:`RequestError` when the answer is not one (a captcha page, say)."""
+        status, text = await self.get_text(url, params)
+        data = json_object(text)
+        if data is None:
+            raise RequestError(
+                f"{host_of(url)} answered HTTP {status} with something that is not a JSON object (a captcha or a "
+                "block page?): retry later or from another network",
+                host=host_of(url),
+                status=status,
+                retryable=True,
+            )
+        return data
+
+    # ── the room id ─────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def resolve_room_id(self) -> int:
+        """The host's current room id: from the live page, falling back to the room API. Raises
+        UserOfflineError, UserNotFoundError, AgeRestrictedError, RoomIdNotFoundError or RequestError."""
+        try:
+            return await self._room_id_from_page()
+        except UserOfflineError:
+            raise
+        except TikTokLiveError as page_error:
+            logger.info("room id from the live page failed (%s); trying the room API", page_error)
+            try:
+                return await self._room_id_from_api()
+            except (RoomIdNotFoundError, RequestError):
+                raise page_error from None
+
+    async def _room_id_from_page(self) -> int:
+        status, html = await self.get_text(f"{self._config.web_url}/@{quote(self.unique_id)}/live")
+        match = _SIGI_STATE.search(html)
+        if match is None:
+            raise RoomIdNotFoundError(self.unique_id, f"no SIGI_STATE in the live page (HTTP {status})")
+        state = json_object(match.group(1))
+        if state is None:
+            raise RoomIdNotFoundError(self.unique_id, "the live page's SIGI_STATE is not a JSON object (captcha?)")
+        live_room = state.get("LiveRoom")
+        if not isinstance(live_room, dict):
+            raise UserNotFoundError(self.unique_id, "no LiveRoom on the live page")
+        user = get_path(live_room, "liveRoomUserInfo", "user")
+        room_status = to_int(get_path(live_room, "liveRoomUserInfo", "liveRoom", "status"))
+        if OFFLINE in (to_int(get_path(user, "status")), room_status):
+            raise UserOfflineError(self.unique_id)
+        room_id = to_int(get_path(user, "roomId"))
+        if not room_id:
+            raise RoomIdNotFoundError(self.unique_id, "the live page has no usable roomId")
+        return room_id
+
+    async def _room_id_from_api(self) -> int:
+        params = {**self.web_params(), "uniqueId": self.unique_id, "sourceType": "54"}
+        data = await self.get_json(f"{self._config.web_url}/api-live/user/room/", params)
+        if data.get("message") == "user_not_found":
+            raise UserNotFoundError(self.unique_id, "the room API says user_not_found")
+        if to_int(data.get("statusCode")) == _AGE_RESTRICTED_STATUS:
+            raise AgeRestrictedError(self.unique_id)
+        statuses = (
+            to_int(get_path(data, "data", "user", "status")),
+            to_int(get_path(data, "data", "liveRoom", "status")),
+        )
+        if OFFLINE in statuses:
+            raise UserOfflineError(self.unique_id)
+        room_id = to_int(get_path(data, "data", "user", "roomId"))
+        if not room_id:
+            message = redact(str(data.get("message"))[:100])
+            raise RoomIdNotFoundError(self.unique_id, f"the room API answered without a usable roomId ({message})")
+        return room_id
+
+    # ── live checks and room info ───────────────────────────────────────────────────────────────────────────────
+
+    async def check_alive(self, room_ids: list[int]) -> dict[int, bool]:
+        """Which of ``room_ids`` are live, in one request (rooms TikTok does not mention are left out)."""
+        params = {**self.web_params(), "room_ids": ",".join(str(room_id) for room_id in room_ids)}
+        data = await self.get_json(f"{self._config.webcast_url}/webcast/room/check_alive/", params)
+        rooms = data.get("data")
+        alive: dict[int, bool] = {}
+        if isinstance(rooms, list):
+            for index, item in enumerate(rooms):
+                if not isinstance(item, dict) or not isinstance(item.get("alive"), bool):
+                    continue
+                room_id = to_int(item.get("room_id") or item.get("room_id_str"))
+                if not room_id and len(room_ids) == 1 and index == 0:
+                    room_id = room_ids[0]
+                if room_id:
+                    alive[room_id] = bool(item["alive"])
+        return alive
+
+    async def ensure_live(self, room_id: int) -> None:
+        """Raise UserOfflineError when the live check says ``room_id`` is not live; a failing check is logged and
+        ignored (the sign server and the socket will tell)."""
+        try:
+            alive = await self.check_alive([room_id])
+        except TikTokLiveError as error:
+            logger.warning("live check failed (%s); going on", error)
+            return
+        if alive.get(room_id) is False:
+            raise UserOfflineError(self.unique_id)
+
+    async def room_info(self, room_id: int) -> RoomInfo:
+        """``/webcast/room/info/`` for ``room_id``. Raises AgeRestrictedError, UserOfflineError or RequestError."""
+        params = {**self.web_params(), "room_id": str(room_id)}
+        body = await self.get_json(f"{self._config.webcast_url}/webcast/room/info/", params)
+        data = body.get("data")
+        if not isinstance(data, dict) or "prompts" in data or len(data) <= 1:
+            raise AgeRestrictedError(self.unique_id)
+        status = to_int(data.get("status"))
+        if status == OFFLINE:
+            raise UserOfflineError(self.unique_id)
+        return RoomInfo(
+            room_id=room_id,
+            title=str(data.get("title", "")),
+            status=status,
+            user_count=to_int(data.get("user_count")),
+            like_count=to_int(get_path(data, "stats", "like_count")),
+            total_user=to_int(get_path(data, "stats", "total_user")),
+            owner_unique_id=str(get_path(data, "owner", "display_id") or ""),
+            owner_nickname=str(get_path(data, "owner", "nickname") or ""),
+            raw=data,
+        )

@@ -1,0 +1,476 @@
+"""A fleet worker: holds rooms through Redis leases, runs a client per room, commits every frame, hands rooms over.
+
+One round every ``lease / 3`` seconds: heartbeat; renew every held lease (a room whose lease could not be renewed
+stops locally before the lease can expire in Redis, so two workers never export a room at once); stop rooms that
+were removed; hand rooms over above the fair share; take unheld rooms up to the fair share and the capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from tiktok_live._config import ClientConfig
+from tiktok_live._connection import ConnectEvent, ReconnectEvent
+from tiktok_live._http import redact
+from tiktok_live.client import TikTokLiveClient
+from tiktok_live.errors import (
+    FleetError,
+    SignAPIKeyError,
+    SnapshotError,
+    TikTokLiveError,
+    UserNotFoundError,
+    UserOfflineError,
+)
+from tiktok_live.export._sink import Record
+from tiktok_live.fleet._admin import connect_redis
+from tiktok_live.fleet._gate import FleetGate
+from tiktok_live.fleet._store import DEFAULT_PREFIX, Lease, Store
+from tiktok_live.protocol import Received, Session
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+    from tiktok_live.export import Sink
+
+__all__ = ["DEFAULT_CAPACITY", "DEFAULT_LEASE", "Worker"]
+
+logger = logging.getLogger("tiktok_live.fleet")
+
+DEFAULT_LEASE: Final = 15.0
+"""Seconds a lease lasts without renewal: how long a dead worker's rooms wait before others take them."""
+DEFAULT_CAPACITY: Final = 100
+"""Rooms one worker holds at most."""
+DEFAULT_POLL: Final = 30.0
+"""Seconds between live checks of the offline rooms a worker holds."""
+_RETRY: Final = (1.0, 60.0)
+
+
+class LeaseLostError(FleetError):
+    """This worker no longer holds the room (its lease expired or another worker took it): the room stops here."""
+
+
+@dataclass(eq=False)
+class _Held:
+    lease: Lease
+    task: asyncio.Task[None] | None = None
+    client: TikTokLiveClient | None = None
+    deadline: asyncio.TimerHandle | None = None
+    state: str = "connecting"
+
+
+class Worker:
+    """A fleet worker: ``await Worker(redis_url, ...).run()`` until :meth:`stop` (SIGTERM/SIGINT in the CLI).
+
+    ``capacity``: rooms held at most. ``lease``: seconds a lease lasts (renewed every third of it). ``name``:
+    unique per worker (default host and pid). ``to``: where events go — a Redis stream URL on the fleet's Redis
+    (``redis://…?stream=NAME``) commits them exactly once, atomically with the room's snapshot; any other sink URL
+    (``nats://…``, a file) gets them at least once, with ``msg_id`` for deduplication. ``sign_limits``: the
+    fleet-wide sign budget as (window seconds, max requests) pairs; None reads the sign server's published
+    ``/webcast/rate_limits`` once. ``config``: the clients' connection options. ``clock`` is injectable.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        config: ClientConfig | None = None,
+        capacity: int = DEFAULT_CAPACITY,
+        lease: float = DEFAULT_LEASE,
+        name: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        to: str | None = None,
+        sign_limits: Sequence[tuple[float, int]] | None = None,
+        poll_interval: float = DEFAULT_POLL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        if not (math.isfinite(lease) and lease >= 1):
+            raise ValueError("lease must be at least 1 second")
+        if not (math.isfinite(poll_interval) and poll_interval > 0):
+            raise ValueError("poll_interval must be a positive number of seconds")
+        self.redis_url = redis_url
+        self.config = config if config is not None else ClientConfig()
+        self.capacity = capacity
+        self.lease = lease
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.prefix = prefix
+        self.poll_interval = poll_interval
+        self._clock = clock
+        self._stream, self._maxlen, self._sink_url = _export_target(to, redis_url)
+        self._sign_limits = sign_limits
+        self._held: dict[str, _Held] = {}
+        self._offline: dict[str, asyncio.Future[None]] = {}
+        self._stopping = asyncio.Event()
+        self._redis: redis.asyncio.Redis | None = None
+        self._store: Store | None = None
+        self._sink: Sink | None = None
+        self._gate: FleetGate | None = None
+        self._started_ms = 0
+        self.events = 0
+        """Events committed (or sent to the sink) by this worker."""
+        self.reconnects = 0
+        """Reconnects of this worker's clients."""
+        self.renewals_failed = 0
+        """Lease renewals that failed (Redis unreachable, or the lease was lost)."""
+        self.rounds = 0
+        """Rounds run."""
+
+    # ── lifecycle ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    @property
+    def rooms(self) -> dict[str, str]:
+        """The rooms held now and their state."""
+        return {handle: held.state for handle, held in self._held.items()}
+
+    @property
+    def sign_waits(self) -> int:
+        """Times a sign request waited for the fleet-wide budget."""
+        return self._gate.waits if self._gate is not None else 0
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish: stop every room, release its lease, leave the fleet. Idempotent."""
+        self._stopping.set()
+
+    async def connect(self) -> Store:
+        """Connect to the fleet's Redis; raises FleetError (with what to do) when it does not answer."""
+        if self._store is None:
+            self._redis = await connect_redis(self.redis_url, max(0.5, self.lease / 6))
+            self._store = Store(self._redis, self.prefix)
+        return self._store
+
+    async def run(self) -> None:
+        """Work until :meth:`stop`: rounds every ``lease / 3`` seconds. Raises FleetError when Redis is unreachable
+        at start; later outages stop the rooms in time and the worker carries on when Redis returns."""
+        store = await self.connect()
+        self._started_ms = await store.now_ms()
+        self._gate = FleetGate(store, self.config, self._sign_limits)
+        if self._sink_url is not None:
+            from tiktok_live.export import open_sink
+
+            self._sink = open_sink(self._sink_url)
+            await self._sink.start()
+        logger.info(
+            "fleet worker %s: capacity %d, lease %g s, prefix %s", self.name, self.capacity, self.lease, self.prefix
+        )
+        checker = asyncio.create_task(self._check_offline(), name="tiktok-live fleet live checks")
+        try:
+            while not self._stopping.is_set():
+                started = self._clock()
+                try:
+                    await self._round(store)
+                except (OSError, TimeoutError) as error:
+                    logger.warning("fleet round failed (Redis unreachable?): %s", redact(str(error)))
+                except Exception as error:
+                    if _redis_error(error):
+                        logger.warning("fleet round failed: %s", redact(str(error)))
+                    else:
+                        raise
+                self.rounds += 1
+                wait = max(0.0, self.lease / 3 - (self._clock() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+        finally:
+            checker.cancel()
+            await asyncio.wait({checker})
+            await self._shutdown(store)
+
+    async def _shutdown(self, store: Store) -> None:
+        """Stop every room (their commits are done per frame), release the leases, leave; close what we opened."""
+        handles = list(self._held)
+        await asyncio.gather(*(self._drop(handle, release=True) for handle in handles), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await store.leave(self.name)
+        if self._gate is not None:
+            await self._gate.close()
+        if self._sink is not None:
+            await self._sink.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+        logger.info("fleet worker %s stopped; released %d rooms", self.name, len(handles))
+
+    # ── one round ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def _round(self, store: Store) -> None:
+        now = await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms)
+        await self._renew_all(store)
+        wanted = await store.wanted()
+        wanted_set = set(wanted)
+        for handle in [handle for handle in self._held if handle not in wanted_set]:
+            await self._drop(handle, release=True, state="removed")
+        live = [worker for worker in await store.workers() if worker.age(now) < self.lease or worker.name == self.name]
+        fair = math.ceil(len(wanted) / max(1, len(live)))
+        limit = min(self.capacity, max(1, fair))
+        extra = len(self._held) - limit
+        if extra > 0 and len(live) > 1:
+            # Hand over the newest rooms first (their sessions are the smallest to resume).
+            for handle in list(self._held)[-extra:]:
+                logger.info("handing @%s over (holding %d, fair share %d)", handle, len(self._held), limit)
+                await self._drop(handle, release=True)
+        if len(self._held) >= limit:
+            return
+        rooms = {room.handle: room for room in await store.rooms()}
+        for handle in wanted:
+            if len(self._held) >= limit or self._stopping.is_set():
+                break
+            room = rooms.get(handle)
+            if handle in self._held or room is None or room.holder or room.state in ("failed", "removed"):
+                continue
+            lease = await store.acquire(handle, self.name, self.lease)
+            if lease is not None:
+                self._start(lease)
+
+    async def _renew_all(self, store: Store) -> None:
+        async def renew(held: _Held) -> None:
+            started = self._clock()
+            try:
+                ok = await store.renew(held.lease, self.lease)
+            except Exception as error:
+                if not _redis_error(error) and not isinstance(error, OSError | TimeoutError):
+                    raise
+                self.renewals_failed += 1
+                return
+            if not ok:
+                self.renewals_failed += 1
+                logger.warning("lost the lease of @%s: stopping it", held.lease.handle)
+                await self._drop(held.lease.handle, release=False)
+                return
+            self._arm(held, started)
+
+        await asyncio.gather(*(renew(held) for held in list(self._held.values())))
+
+    def _arm(self, held: _Held, renewed_at: float) -> None:
+        """Stop the room locally before its lease can expire in Redis, unless renewed again first."""
+        if held.deadline is not None:
+            held.deadline.cancel()
+        margin = max(1.0, self.lease / 5)
+        delay = max(0.0, renewed_at + self.lease - margin - self._clock())
+        handle = held.lease.handle
+        held.deadline = asyncio.get_running_loop().call_later(delay, self._expire, handle, held)
+
+    def _expire(self, handle: str, held: _Held) -> None:
+        if self._held.get(handle) is held:
+            logger.warning("could not renew the lease of @%s in time: stopping it before it expires", handle)
+            self._held.pop(handle)
+            if held.task is not None:
+                held.task.cancel()
+
+    # ── rooms ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+    def _start(self, lease: Lease) -> None:
+        held = _Held(lease)
+        self._held[lease.handle] = held
+        self._arm(held, self._clock())
+        held.task = asyncio.create_task(self._run_room(held), name=f"tiktok-live fleet @{lease.handle}")
+
+    async def _drop(self, handle: str, *, release: bool, state: str = "waiting") -> None:
+        held = self._held.pop(handle, None)
+        if held is None:
+            return
+        if held.deadline is not None:
+            held.deadline.cancel()
+        if held.task is not None and not held.task.done():
+            held.task.cancel()
+            await asyncio.wait({held.task})
+        if release and self._store is not None:
+            with contextlib.suppress(Exception):
+                await self._store.release(held.lease, state)
+
+    async def _run_room(self, held: _Held) -> None:
+        """One room, as long as this worker holds it: resume from the committed snapshot, stream, follow the host
+        to its next LIVE, retry failures with backoff."""
+        store = self._store
+        assert store is not None
+        handle = held.lease.handle
+        delay = _RETRY[0]
+        while True:
+            try:
+                await self._stream_room(store, held)
+                delay = _RETRY[0]
+                await self._status(held, state="offline")  # the LIVE ended: wait for the next one
+                await self._wait_live(held)
+            except LeaseLostError:
+                self._held.pop(handle, None)
+                return
+            except UserOfflineError:
+                await self._status(held, state="offline")
+                await self._wait_live(held)
+            except (UserNotFoundError, SignAPIKeyError) as error:
+                logger.warning("@%s failed: %s", handle, error)
+                await self._status(held, state="failed", error=str(error)[:500])
+                await self._drop_soon(handle, "failed")
+                return
+            except TikTokLiveError as error:
+                logger.warning("@%s: %s; retrying in %.0f s", handle, error, delay)
+                await self._status(held, state="waiting", error=str(error)[:500])
+                await asyncio.sleep(delay)
+                delay = min(_RETRY[1], delay * 2)
+
+    async def _drop_soon(self, handle: str, state: str) -> None:
+        """Release a room from inside its own task (the release must not cancel the task doing it)."""
+        held = self._held.pop(handle, None)
+        if held is None or self._store is None:
+            return
+        if held.deadline is not None:
+            held.deadline.cancel()
+        with contextlib.suppress(Exception):
+            await self._store.release(held.lease, state)
+
+    async def _stream_room(self, store: Store, held: _Held) -> None:
+        handle = held.lease.handle
+        snapshot = await store.snapshot(handle)
+        session: Session | None = None
+        if snapshot is not None and not snapshot.get("ended"):
+            try:
+                session = Session.restore(snapshot, max_decompressed_size=self.config.max_decompressed_size)
+            except SnapshotError as error:
+                logger.warning("@%s: ignoring its snapshot: %s", handle, error)
+        client = TikTokLiveClient(handle, config=self.config, sign_gate=self._gate)
+        client._decode_everything = True  # export every message, listened to or not
+        held.client = client
+
+        async def commit(received: Received) -> None:
+            await self._commit(held, client, received)
+
+        client._connection.frame_hook = commit
+
+        def connected(event: ConnectEvent) -> None:
+            held.state = "live"
+            _background(self._status(held, state="live", room_id=str(event.room_id), error=""))
+
+        def reconnecting(event: ReconnectEvent) -> None:
+            self.reconnects += 1
+            _background(self._status(held, reconnects=1))
+
+        client.add_listener(ConnectEvent, connected)
+        client.add_listener(ReconnectEvent, reconnecting)
+        await self._status(held, state="connecting")
+        try:
+            await client.connect(resume=session)
+        finally:
+            held.client = None
+
+    async def _commit(self, held: _Held, client: TikTokLiveClient, received: Received) -> None:
+        """The frame's events and the session's new snapshot, atomically, while the lease holds."""
+        if self._held.get(held.lease.handle) is not held:
+            raise LeaseLostError(f"@{held.lease.handle} is no longer held by {self.name}")
+        store = self._store
+        assert store is not None
+        room_id = client.room_id
+        records = [Record.from_event(event, room_id=room_id) for event in received.events]
+        lines = [record.line for record in records] if self._stream is not None else []
+        ok = await store.commit(held.lease, client.session.snapshot(), lines, stream=self._stream, maxlen=self._maxlen)
+        if not ok:
+            raise LeaseLostError(f"the lease of @{held.lease.handle} was lost: another worker has the room now")
+        self.events += len(records)
+        if self._sink is not None:
+            for record in records:
+                self._sink.send(record)
+
+    async def _status(self, held: _Held, **fields: str | int) -> None:
+        if "state" in fields:
+            held.state = str(fields["state"])
+        if self._store is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._store.set_status(held.lease, **fields)
+
+    async def _wait_live(self, held: _Held) -> None:
+        """Wait for the host's next LIVE: the worker's live checker looks at every offline room it holds together."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._offline[held.lease.handle] = waiter
+        try:
+            await waiter
+        finally:
+            if self._offline.get(held.lease.handle) is waiter:
+                del self._offline[held.lease.handle]
+
+    async def _check_offline(self) -> None:
+        """Every ``poll_interval`` seconds: find the current room id of each offline host (its live page), then ask
+        TikTok about all of them in one batched live check; wake the hosts that are live."""
+        lookups: dict[str, TikTokLiveClient] = {}
+        limit = asyncio.Semaphore(8)
+        try:
+            while True:
+                await asyncio.sleep(self.poll_interval)
+                waiting = {handle: waiter for handle, waiter in self._offline.items() if not waiter.done()}
+                for handle in set(lookups) - set(waiting):
+                    await lookups.pop(handle).disconnect()
+                if not waiting:
+                    continue
+
+                async def resolve(handle: str) -> tuple[str, int | None]:
+                    client = lookups.get(handle)
+                    if client is None:
+                        client = lookups[handle] = TikTokLiveClient(handle, config=self.config)
+                    async with limit:
+                        try:
+                            return handle, await client._lookup.resolve_room_id()
+                        except TikTokLiveError:
+                            return handle, None  # still offline (or the page failed: next time)
+
+                resolved = dict(await asyncio.gather(*(resolve(handle) for handle in waiting)))
+                ids = {room_id: handle for handle, room_id in resolved.items() if room_id}
+                if not ids:
+                    continue
+                checker = lookups[next(iter(ids.values()))]
+                try:
+                    alive = await checker._lookup.check_alive(sorted(ids))
+                except TikTokLiveError as error:
+                    logger.info("batched live check of %d rooms failed: %s", len(ids), error)
+                    continue
+                for room_id, handle in ids.items():
+                    if alive.get(room_id, True) and not waiting[handle].done():
+                        waiting[handle].set_result(None)
+        finally:
+            for client in lookups.values():
+                await client.disconnect()
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _background(coroutine: Coroutine[object, object, None]) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+def _redis_error(error: BaseException) -> bool:
+    return any(klass.__module__.startswith("redis") for klass in type(error).__mro__)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}"
+
+
+def _export_target(to: str | None, redis_url: str) -> tuple[str | None, int | None, str | None]:
+    """(stream key for exactly-once commits, its maxlen, other sink URL): a Redis stream on the fleet's own Redis
+    is committed in the lease's transaction; anything else goes through an ordinary sink."""
+    if to is None:
+        return None, None, None
+    parts = urlsplit(to)
+    fleet = urlsplit(redis_url)
+    if parts.scheme in ("redis", "rediss") and (parts.hostname, parts.port or 6379, parts.path or "/0") == (
+        fleet.hostname,
+        fleet.port or 6379,
+        fleet.path or "/0",
+    ):
+        from urllib.parse import parse_qs
+
+        query = parse_qs(parts.query)
+        stream = query.get("stream", ["tiktok-live"])[0]
+        maxlen = int(query["maxlen"][0]) if "maxlen" in query else None
+        return stream, maxlen, None
+    return None, None, to

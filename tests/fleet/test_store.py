@@ -1,0 +1,102 @@
+"""The fleet's Redis operations against a real redis-server: leases, fencing, atomic commits, sign budgets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tiktok_live.fleet._store import Lease, Store
+
+
+async def test_add_and_remove(store: Store) -> None:
+    assert await store.add(["a", "b"]) == ["a", "b"]
+    assert await store.add(["b", "c"]) == ["c"]
+    assert await store.wanted() == ["a", "b", "c"]
+    assert await store.remove(["b", "x"]) == ["b"]
+    assert await store.wanted() == ["a", "c"]
+    assert [room.state for room in await store.rooms()] == ["waiting", "waiting"]
+
+
+async def test_one_holder_per_room_and_tokens_only_grow(store: Store) -> None:
+    first = await store.acquire("a", "w1", 5)
+    assert first is not None and first.token == 1
+    assert await store.acquire("a", "w2", 5) is None  # held
+    assert await store.holder("a") == "w1|1"
+    assert await store.renew(first, 5)
+    assert await store.release(first)
+    assert await store.holder("a") is None
+    second = await store.acquire("a", "w2", 5)
+    assert second is not None and second.token == 2
+    assert not await store.renew(first, 5)  # the old holder's lease is gone for good
+    assert not await store.release(first)
+    assert await store.holder("a") == "w2|2"
+
+
+async def test_an_expired_lease_cannot_commit_after_another_worker_took_the_room(store: Store) -> None:
+    old = await store.acquire("a", "w1", 0.05)
+    assert old is not None
+    assert await store.commit(old, {"cursor": "1"}, ['{"n":1}'], stream="out")
+    deadline = asyncio.get_running_loop().time() + 5
+    new: Lease | None = None
+    while new is None:  # wait (bounded) for the lease to expire in Redis
+        assert asyncio.get_running_loop().time() < deadline
+        new = await store.acquire("a", "w2", 5)
+        await asyncio.sleep(0.01)
+    assert not await store.commit(old, {"cursor": "2"}, ['{"n":2}'], stream="out")  # fenced off: nothing written
+    assert await store.snapshot("a") == {"cursor": "1"}
+    assert await store.commit(new, {"cursor": "3"}, ['{"n":3}'], stream="out")
+    entries = await store.redis.xrange("out")
+    assert [json.loads(fields[b"event"]) for _, fields in entries] == [{"n": 1}, {"n": 3}]
+    room = await store.redis.hgetall(store.room_key("a"))
+    assert room[b"events"] == b"2" and room[b"holder"] == b"w2" and room[b"token"] == b"2"
+
+
+async def test_commit_without_events_stores_the_snapshot(store: Store) -> None:
+    lease = await store.acquire("a", "w1", 5)
+    assert lease is not None
+    assert await store.commit(lease, {"seen": [1, 2]})
+    assert await store.snapshot("a") == {"seen": [1, 2]}
+
+
+async def test_status_fields_only_while_holding(store: Store) -> None:
+    await store.add(["a"])
+    lease = await store.acquire("a", "w1", 5)
+    assert lease is not None
+    assert await store.set_status(lease, state="live", room_id="77", reconnects=1)
+    assert await store.set_status(lease, reconnects=2)
+    (room,) = await store.rooms()
+    assert (room.state, room.holder, room.room_id, room.reconnects) == ("live", "w1", "77", 3)
+    await store.release(lease)
+    assert not await store.set_status(lease, state="live")
+    (room,) = await store.rooms()
+    assert (room.state, room.holder) == ("waiting", "")
+
+
+async def test_sign_budget_is_one_fixed_window_for_every_worker(store: Store) -> None:
+    windows = [(60, 3)]
+    waits = [await store.sign_wait("key", windows) for _ in range(5)]
+    assert waits[:3] == [0, 0, 0]
+    assert all(0 < wait <= 60 for wait in waits[3:])
+    assert await store.sign_wait("other-key", windows) == 0  # budgets are per key
+    assert await store.sign_wait(None, windows) == 0
+
+
+async def test_a_pause_holds_every_request_and_never_shortens(store: Store) -> None:
+    await store.sign_pause("key", 30)
+    await store.sign_pause("key", 1)
+    wait = await store.sign_wait("key", [(60, 100)])
+    assert 20 < wait <= 30
+
+
+async def test_the_api_key_never_reaches_redis(store: Store) -> None:
+    await store.sign_wait("s3cret-key", [(60, 10)])
+    await store.sign_pause("s3cret-key", 5)
+    keys = [key.decode() for key in await store.redis.keys("*")]
+    assert keys and not any("s3cret" in key for key in keys)
+
+
+def test_bad_prefixes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Store(object(), "a{b}")  # type: ignore[arg-type]
