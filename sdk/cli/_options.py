@@ -139,8 +139,11 @@ def origin_url(value: str) -> str:
 
 
 def proxy_url(value: str) -> str:
-    """``--proxy``: an ``http://`` (or ``https://``) proxy URL with a host, credentials allowed."""
-    return _url(value, ("http", "https"), "http://127.0.0.1:3128")
+    """``--proxy``: a proxy URL with a host (``http://``, ``https://``, ``socks5://``, ``socks5h://``,
+    ``socks4://``), credentials allowed."""
+    from tiktok_live._config import PROXY_SCHEMES
+
+    return _url(value, PROXY_SCHEMES, "http://127.0.0.1:3128")
 
 
 def writable_file(value: str) -> Path:
@@ -160,7 +163,9 @@ def connection_options(parser: argparse.ArgumentParser) -> None:
     """Add the options that say where to connect (watch, record, serve)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--sign-api-key", default=None, help="sign server API key (default: $SIGN_API_KEY)")
-    group.add_argument("--proxy", type=proxy_url, default=None, help="HTTP proxy for every request and the WebSocket")
+    group.add_argument(
+        "--proxy", type=proxy_url, default=None, help="HTTP(S) or SOCKS proxy URL for every request and the WebSocket"
+    )
     group.add_argument(
         "--web-url",
         type=origin_url,

@@ -93,7 +93,8 @@ def test_bad_speeds_are_refused_at_parse_time(
         ("--web-url", "https://"),
         ("--webcast-url", "http://host:99999"),
         ("--webcast-url", "http://host:0"),
-        ("--proxy", "socks5://user:s3cret@127.0.0.1:1080"),
+        ("--proxy", "ftp://user:s3cret@127.0.0.1:1080"),
+        ("--proxy", "socks5://user:s3cret@127.0.0.1:99999"),
         ("--proxy", "127.0.0.1:3128"),
     ],
 )
