@@ -20,6 +20,7 @@ from tiktok_live.errors import (
     RequestError,
     RoomIdNotFoundError,
     ScenarioError,
+    SchemaSourceError,
     SignAPIError,
     SignAPIKeyError,
     SignatureRateLimitError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
 
 __version__ = "0.1.0"
+"""The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s), the event base protobuf (~20 ms): they load on first use,
 # so `import tiktok_live` (and the pytest plugin, loaded by every pytest run where tiktok-live is installed) stays
@@ -72,6 +74,7 @@ __all__ = [
     "RoomIdNotFoundError",
     "RoomInfo",
     "ScenarioError",
+    "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",

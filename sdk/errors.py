@@ -22,6 +22,7 @@
     ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
     ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    ├── SchemaSourceError               a source of ``schema unknowns`` is missing or not in a format it reads
     └── UsageError                      a command-line mistake (exit code 2)
 
 Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
@@ -41,6 +42,7 @@ __all__ = [
     "RequestError",
     "RoomIdNotFoundError",
     "ScenarioError",
+    "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
@@ -220,6 +222,11 @@ class HandlerOverloadError(TikTokLiveError):
             f"async handlers are not keeping up: {limit} calls are running, so {dropped} handler call(s) were "
             "dropped so far; make the handlers faster, queue the work yourself, or raise max_handlers_in_flight"
         )
+
+
+class SchemaSourceError(TikTokLiveError):
+    """A source of ``tiktok-live schema unknowns`` is missing, empty or not in a format it reads; the message says
+    which."""
 
 
 class ScenarioError(TikTokLiveError, LookupError):

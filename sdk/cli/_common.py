@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from tiktok_live import errors
+from tiktok_live.errors import UsageError  # the command line's mistakes: printed with the usage line, exit 2
 
 __all__ = [
     "EXIT_CONNECTION",
@@ -20,19 +21,21 @@ __all__ = [
 ]
 
 EXIT_OK: Final = 0
+"""Success: the stream ended, or the recording was replayed."""
 EXIT_USAGE: Final = 2
+"""A usage error, or an unreadable recording."""
 EXIT_USER: Final = 3
+"""The user was not found, is offline, or the room is age-restricted."""
 EXIT_SIGN: Final = 4
+"""The sign server failed, including rate limits and a rejected API key."""
 EXIT_CONNECTION: Final = 5
+"""Blocked by TikTok, a connection failure, or an export that lost records."""
 EXIT_OUTPUT: Final = 6
 """The output could not be written: stdout, or the recording (a full disk, an I/O error)."""
 EXIT_INTERRUPTED: Final = 130
 """Ctrl-C (SIGINT): the command stopped cleanly, after its summary and export report."""
 EXIT_TERMINATED: Final = 143
 """SIGTERM (docker stop, systemd): handled as Ctrl-C; 128 + 15, the code a shell reports for it."""
-
-
-UsageError = errors.UsageError  # the command line's mistakes: printed with the usage line, exit code 2
 
 
 def exit_code(error: BaseException) -> int:

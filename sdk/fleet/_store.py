@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PREFIX", "Lease", "RoomRecord", "Store", "WorkerRecord"]
 
 DEFAULT_PREFIX: Final = "tiktok-live"
+"""The prefix of every Redis key a fleet uses (one Redis may hold several fleets with different prefixes)."""
 SIGN_GUARD: Final = 0.25
 """Seconds at the end of a sign window in which no request starts (a tenth of the window when that is less)."""
 

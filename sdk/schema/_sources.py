@@ -26,7 +26,7 @@ from typing import IO, Final, TypeAlias, cast
 
 from google.protobuf.message import Message
 
-from tiktok_live.errors import TikTokLiveError
+from tiktok_live.errors import SchemaSourceError
 from tiktok_live.schema._wire import Nested, RawFields, RawValue, Text, Varint, classify
 
 __all__ = [
@@ -42,10 +42,6 @@ __all__ = [
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 _FILE_NAME: Final = re.compile(r"^(?:\d+_)?(?P<method>.+?)(?:_[0-9a-fA-F]{6,})?$")
-
-
-class SchemaSourceError(TikTokLiveError):
-    """A source of ``schema unknowns`` is missing, empty or not in a format it reads; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +77,7 @@ class Unchecked:
 
 
 Item: TypeAlias = Payload | Envelope | UnknownView | Unchecked
+"""One thing a source yields: a payload, an envelope, a JSON Lines record's unknown view, or what it could not check."""
 
 
 def method_from_filename(path: Path) -> str:
