@@ -153,3 +153,14 @@ def test_loading_the_plugin_imports_no_simulator() -> None:
     code = f"import sys, tiktok_live.testing.pytest_plugin; print([m for m in {heavy!r} if m in sys.modules])"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert output.stdout.strip() == "[]"
+
+
+def test_the_test_extra_brings_what_the_fixture_needs() -> None:
+    from importlib.metadata import requires
+
+    test_extra = {
+        re.split(r"[<>=!~; ]", requirement)[0]
+        for requirement in requires("tiktok-live") or []
+        if re.search(r"""extra\s*==\s*["']test["']""", requirement)
+    }
+    assert test_extra == {"pytest", "pytest-asyncio"}
