@@ -13,6 +13,7 @@ from tiktok_live.errors import (
     FleetError,
     FrameDecodeError,
     HandlerOverloadError,
+    MissingExtraError,
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
@@ -29,6 +30,8 @@ from tiktok_live.errors import (
     UsageError,
     UserNotFoundError,
     UserOfflineError,
+    VideoError,
+    VideoQualityError,
     WebcastBlockedError,
     WebSocketRejectedError,
 )
@@ -36,6 +39,7 @@ from tiktok_live.errors import (
 if TYPE_CHECKING:
     from tiktok_live._base import BaseEvent, UnknownEvent
     from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
 """The installed version of tiktok-live."""
@@ -51,6 +55,10 @@ _LAZY = {
     "ReconnectPolicy": "tiktok_live.client",
     "RoomInfo": "tiktok_live.client",
     "TikTokLiveClient": "tiktok_live.client",
+    "VideoProgress": "tiktok_live.video",
+    "VideoRecording": "tiktok_live.video",
+    "VideoSegment": "tiktok_live.video",
+    "VideoStop": "tiktok_live.video",
 }
 
 
@@ -65,6 +73,7 @@ __all__ = [
     "FleetError",
     "FrameDecodeError",
     "HandlerOverloadError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",
@@ -85,6 +94,12 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoProgress",
+    "VideoQualityError",
+    "VideoRecording",
+    "VideoSegment",
+    "VideoStop",
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",

@@ -120,7 +120,7 @@ class RoomLookup:
                 params=params,
                 headers=self._headers(),
                 cookies=self._cookies,
-                proxy=self._config.proxy,
+                proxy=self._config.request_proxy,
                 max_body=self._config.max_body_size,
             )
         except TimeoutError as error:

@@ -176,7 +176,7 @@ class SignClient:
                 url,
                 params=params,
                 headers=headers,
-                proxy=config.proxy,
+                proxy=config.request_proxy,
                 max_body=config.max_body_size,
                 follow_redirects=False,
             )

@@ -185,7 +185,7 @@ class Connection:
                 headers=headers,
                 autoping=False,
                 heartbeat=None,
-                proxy=self._config.proxy,
+                proxy=self._config.request_proxy,
                 max_msg_size=self._config.max_frame_size,
             )
         except aiohttp.WSServerHandshakeError as error:

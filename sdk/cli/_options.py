@@ -160,11 +160,15 @@ def writable_file(value: str) -> Path:
 
 
 def connection_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that say where to connect (watch, record, serve)."""
+    """Add the options that say where to connect (watch, record, serve, video)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--sign-api-key", default=None, help="sign server API key (default: $SIGN_API_KEY)")
     group.add_argument(
-        "--proxy", type=proxy_url, default=None, help="HTTP(S) or SOCKS proxy URL for every request and the WebSocket"
+        "--proxy",
+        type=proxy_url,
+        default=None,
+        help="proxy for every request and the WebSocket: http://, https://, socks5://, socks5h://, socks4:// "
+        '(SOCKS needs pip install "tiktok-live[socks]")',
     )
     group.add_argument(
         "--web-url",

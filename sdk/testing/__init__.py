@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         recording_scenario,
     )
     from tiktok_live.testing._server import WS_PATH, HandshakeRejection, SignRequest, Simulator
+    from tiktok_live.testing._video import VideoFeed
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "tiktok_live.testing._connection": ("GARBAGE_FRAME", "UNKNOWN_METHOD", "Faults"),
@@ -77,6 +78,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "fixtures_scenario", "frame", "load_scenario", "recording_scenario",
     ),
     "tiktok_live.testing._server": ("WS_PATH", "HandshakeRejection", "SignRequest", "Simulator"),
+    "tiktok_live.testing._video": ("VideoFeed",),
 }  # fmt: skip
 _LAZY: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -97,6 +99,7 @@ __all__ = [
     "Simulator",
     "Step",
     "UserLike",
+    "VideoFeed",
     "battle",
     "comment",
     "default_scenario",
