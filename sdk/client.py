@@ -36,7 +36,7 @@ from tiktok_live._config import (
 )
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, WebsocketResponseEvent
 from tiktok_live._emitter import E, Emitter, Handler
-from tiktok_live._lookup import RoomInfo, RoomLookup
+from tiktok_live._lookup import MAX_ROOM_ID, RoomInfo, RoomLookup
 from tiktok_live._proxy import check_session, new_session
 from tiktok_live._sign import SignClient, SignGate
 from tiktok_live._websocket import Connection
@@ -113,6 +113,8 @@ class TikTokLiveClient:
         **options: Unpack[ClientOptions],
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
+        if room_id is not None and (type(room_id) is not int or not 0 < room_id <= MAX_ROOM_ID):
+            raise ValueError(f"room_id must be a positive 64-bit integer (got {room_id!r}), or None to look it up")
         base = config if config is not None else ClientConfig()
         self.config: ClientConfig = base.replace(**options) if options else base
         """The connection options in effect (frozen)."""
