@@ -137,7 +137,7 @@ class TikTokLiveClient:
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
-        self._emitter = Emitter(self.config.max_handlers_in_flight)
+        self._emitter = Emitter(self.config.max_handlers_in_flight, strict=self.config.strict)
         self._emitter.on_change = self._recompute
         self._streams: list[EventStream[BaseEvent]] = []
         self._stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
@@ -295,7 +295,10 @@ class TikTokLiveClient:
         :meth:`start`. ``wait_live=True`` (None: ``config.wait_live``): wait for the host to go live instead of
         raising UserOfflineError. With
         ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix. ``resume``:
-        as for :meth:`start`."""
+        as for :meth:`start`.
+
+        With ``strict`` (a test's client), the first exception a handler raised is raised here once the stream is
+        over (the stream is not cut short by it)."""
         self._loop = asyncio.get_running_loop()
         if self._stop_requested:  # stop() came before this run began (another thread, say): it ends it
             self._stop_requested = False
@@ -306,13 +309,14 @@ class TikTokLiveClient:
                 await task
             except asyncio.CancelledError:
                 current = asyncio.current_task()
-                if self._closing and task.cancelled() and (current is None or not current.cancelling()):
-                    return  # disconnect() from elsewhere (a handler, another task) ended the stream: a normal return
-                raise
+                if not (self._closing and task.cancelled() and (current is None or not current.cancelling())):
+                    raise
+                # disconnect() from elsewhere (a handler, another task) ended the stream: a normal return
             finally:
                 await self.disconnect()  # also on cancellation (task.cancel(), Ctrl-C): close everything cleanly
         finally:
             self._stop_requested = False
+        self._emitter.raise_if_failed()  # strict (tests): a handler's exception fails the caller, after the stream
 
     def run(self, *, wait_live: bool | None = None) -> None:
         """Blocking form of :meth:`connect`: runs its own event loop until the stream ends, :meth:`stop` or Ctrl-C.
@@ -428,7 +432,8 @@ class TikTokLiveClient:
         a live room, emitting the same events; returns at its end or at the stream's end.
 
         ``speed`` scales the recorded timing (2.0: twice as fast); None replays as fast as possible. Nothing is
-        sent anywhere: acks and heartbeats of a replay go nowhere. Raises RecordingError for a bad file.
+        sent anywhere: acks and heartbeats of a replay go nowhere. Raises RecordingError for a bad file; with
+        ``strict``, the first exception a handler raised, once the recording is over.
         """
         if speed is not None and not speed > 0:
             raise ValueError("speed must be a positive number (or None for as fast as possible)")
@@ -460,6 +465,7 @@ class TikTokLiveClient:
             if connected:
                 self._emit(DisconnectEvent(None, "stream ended" if session.ended else "end of recording"))
             await self._emitter.drain()
+        self._emitter.raise_if_failed()  # strict (tests): a handler's exception fails the caller
 
     async def record_video(
         self,

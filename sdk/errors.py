@@ -17,6 +17,7 @@
     ├── FrameDecodeError                a frame was corrupt, truncated or too large (the client skips it and goes on)
     ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
+    │   └── RecordingWriteError         a recording could not be created or written (a full disk)
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
     ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
     ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
@@ -43,6 +44,7 @@ __all__ = [
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
+    "RecordingWriteError",
     "RequestError",
     "RoomIdNotFoundError",
     "ScenarioError",
@@ -295,3 +297,9 @@ class MissingExtraError(TikTokLiveError, ImportError):
 
 class UsageError(TikTokLiveError):
     """A command-line mistake: printed with the command's usage line, exit code 2."""
+
+
+class RecordingWriteError(RecordingError):
+    """A recording could not be created or written (a missing folder, no permission, a full disk). Raised by the
+    ``Recorder`` and, from a client recording a session, by ``connect()``: the stream stops, and the file keeps the
+    lines written before (readers skip a cut-off end)."""

@@ -312,6 +312,7 @@ class SimulatedConnection:
             await asyncio.sleep(step.delay / sim.speed)  # also yields between zero-delay steps
             if step.messages:
                 await self._send_step(self._position, step)
+                sim._played(step)
                 sent += 1
             self._position += 1
             if faults.drop_after is not None and sent >= faults.drop_after:

@@ -20,9 +20,11 @@ import hmac
 import html
 import json
 import logging
+import math
 import random
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -55,7 +57,7 @@ USER_NOT_FOUND: Final = 19881007
 LIVE: Final = 2
 OFFLINE: Final = 4
 _SECRET_PARAMS: Final = frozenset({"apikey", "api_key", "session_id", "sessionid"})
-_CURSOR = re.compile(r"^sim-(\d+)-(\d+)$")
+_CURSOR = re.compile(r"^sim-(\d+)-(\d+)-(\d+)$")
 _MALFORMED_BODY: Final = b"<html><body>Please wait while we verify your browser...</body></html>"
 _HISTORY_COMMENTS: Final = 3
 _CLOSE_TIMEOUT: Final = 2.0
@@ -132,7 +134,13 @@ class Simulator:
     Script: ``scenario`` (a name from :data:`~tiktok_live.testing.SCENARIOS`, a :class:`Scenario`, or None for an
     empty script to fill with :meth:`script`), ``speed`` (delays are divided by it), ``seed`` (ids, tokens, log ids
     and the default scenario), ``loop`` (replay the script forever on each connection, leaving out messages that
-    end the LIVE), ``history`` (messages the sign bundle always carries as recent history).
+    end the LIVE), ``history`` (messages the sign bundle always carries as recent history). One simulator can
+    play several LIVEs in turn: :meth:`use_scenario`, :meth:`clear_script`, and :meth:`script` once a connection
+    has played the current LIVE's end, start the next one, with fresh msg ids and cursors (:attr:`live_number`).
+
+    Strict clients: a client from :meth:`client` keeps the first exception its handlers raise (``strict=True``, the
+    default); leaving ``async with Simulator()`` raises it (:meth:`raise_handler_errors`), so an ``assert`` in a
+    handler fails the test.
 
     Sign server: ``sign_status`` (answer every request with this status: 429 with ``Retry-After`` =
     ``sign_retry_after`` and ``RateLimit-Reset``, 401/403 JSON, 5xx text), ``sign_fail_times`` (fail only the first
@@ -190,10 +198,10 @@ class Simulator:
         on_violation: Callable[[str], None] | None = None,
         max_records: int = 10_000,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        if ping_interval <= 0:
-            raise ValueError("ping_interval must be positive")
+        if not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
+        if not 0 < ping_interval < math.inf:
+            raise ValueError("ping_interval must be a positive number of seconds")
         if relive_after is not None and relive_after < 0:
             raise ValueError("relive_after must be 0 or more offline answers (or None)")
         if max_lives is not None and max_lives < 1:
@@ -270,6 +278,9 @@ class Simulator:
         """WebSocket-level pings received (TikTok answers none; each connection's first is a violation)."""
 
         self._steps: list[Step] = []
+        self._live = 0
+        self._live_ended = False
+        self._strict_clients: weakref.WeakSet[TikTokLiveClient] = weakref.WeakSet()
         if scenario is not None:
             self.use_scenario(scenario)
         self._tokens: dict[str, _Token] = {}
@@ -340,6 +351,8 @@ class Simulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+        if exc_type is None:
+            self.raise_handler_errors()
 
     async def wait_idle(self) -> None:
         """Wait until no WebSocket connection is open (and every duty check of the closed ones has run)."""
@@ -386,10 +399,18 @@ class Simulator:
         **options: Unpack[ClientOptions],
     ) -> TikTokLiveClient:
         """A :class:`~tiktok_live.TikTokLiveClient` for this host, configured by :meth:`config` (``options`` may
-        override the URLs); the other arguments go to the client as they are."""
+        override the URLs); the other arguments go to the client as they are.
+
+        The client is strict unless ``strict=False`` (for tests): the first exception one of its handlers raises
+        is raised again by ``connect()`` / ``run()`` once the stream is over, so an ``assert`` in a handler fails
+        the test; what ``connect()`` did not raise (a client run with ``start()``), leaving ``async with
+        Simulator()`` and the pytest fixture raise (:meth:`raise_handler_errors`). The exception is logged and
+        emitted as an ``ErrorEvent`` as well, as in production. ``strict=False``: only that.
+        """
         from tiktok_live.client import TikTokLiveClient
 
-        return TikTokLiveClient(
+        options.setdefault("strict", True)
+        client = TikTokLiveClient(
             f"@{self.user}",
             room_id=room_id,
             config=self.config(**options),
@@ -397,12 +418,27 @@ class Simulator:
             session=session,
             sign_gate=sign_gate,
         )
+        if client.config.strict:
+            self._strict_clients.add(client)
+        return client
+
+    def raise_handler_errors(self) -> None:
+        """Raise the first exception a handler of a strict client (see :meth:`client`) raised and that was not
+        raised already (by its ``connect()``); does nothing when none failed. Leaving ``async with Simulator()``
+        calls it."""
+        for client in list(self._strict_clients):
+            client._emitter.raise_if_failed()
 
     # ── the script ──────────────────────────────────────────────────────────────────────────────────────────
 
     def script(self, *items: MessageSpec | Step | Iterable[MessageSpec], delay: float = 0.0) -> None:
         """Append steps: a :class:`Step` as is; a message alone, or an iterable of messages (one list from
-        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous."""
+        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous.
+
+        Once a connection has played the end of the current LIVE (:func:`end`), the next call starts a new LIVE
+        instead: the old steps are dropped and msg ids and cursors start afresh (see :meth:`clear_script`)."""
+        if self._live_ended:
+            self._next_live()
         for item in items:
             if isinstance(item, Step):
                 self._steps.append(item)
@@ -413,13 +449,15 @@ class Simulator:
 
     def use_scenario(self, scenario: str | Scenario, *, speed: float | None = None, seed: int | None = None) -> None:
         """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
-        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``."""
+        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. Replacing a script starts a new
+        LIVE (see :meth:`clear_script`)."""
+        if speed is not None and not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
         if isinstance(scenario, str):
             scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
+        self._next_live()
         self._steps = list(scenario.steps)
         if speed is not None:
-            if speed <= 0:
-                raise ValueError("speed must be positive")
             self.speed = speed
 
     # ── LIVEs ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -434,6 +472,7 @@ class Simulator:
             self.room_id = self._rng.randrange(7_300_000_000_000_000_000, 7_500_000_000_000_000_000)
         if self.lives:
             self._live_number += 1
+            self._live += 1  # fresh msg ids and cursors for the new room
         self.offline = False
         self._offline_answers = 0
         self.started_at = int(time.time())
@@ -454,8 +493,22 @@ class Simulator:
             self.end_live()
 
     def clear_script(self) -> None:
-        """Remove every step (connections already playing stop after their current step)."""
-        self._steps.clear()
+        """Remove every step and start a new LIVE: the messages scripted next get msg ids no earlier LIVE of this
+        simulator used, so a client that watched the previous one (and remembers its ids to drop duplicates) sees
+        all of them; cursors of the previous LIVE no longer resume. Connections already playing stop after their
+        current step."""
+        self._next_live()
+
+    @property
+    def live_number(self) -> int:
+        """Which LIVE of this simulator the script is (0 first; see :meth:`clear_script`)."""
+        return self._live
+
+    def _next_live(self) -> None:
+        if self._steps or self._live_ended:  # a LIVE with nothing scripted keeps its number
+            self._live += 1
+        self._steps = []
+        self._live_ended = False
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -472,9 +525,9 @@ class Simulator:
         self._sign_failures = 0
 
     def cursor(self, position: int) -> str:
-        """The cursor meaning "the first ``position`` steps were delivered": resuming with it sends step
-        ``position`` next."""
-        return f"sim-{position}-{self.seed}"
+        """The cursor meaning "the first ``position`` steps of the current LIVE were delivered": resuming with it
+        sends step ``position`` next."""
+        return f"sim-{position}-{self.seed}-{self._live}"
 
     # ── helpers shared with the connections ─────────────────────────────────────────────────────────────────
 
@@ -483,7 +536,7 @@ class Simulator:
 
     def _parse_cursor(self, cursor: str | None) -> int | None:
         match = _CURSOR.match(cursor or "")
-        if match is None or int(match.group(2)) != self.seed:
+        if match is None or int(match.group(2)) != self.seed or int(match.group(3)) != self._live:
             return None
         return int(match.group(1))
 
@@ -500,11 +553,16 @@ class Simulator:
         return step
 
     def _msg_id(self, position: int, index: int) -> int:
-        # Snowflake-like 19-digit ids, a pure function of (seed, position, index): a message keeps its id when the
-        # sign bundle repeats it as history.
-        # A new LIVE (start_live) gets fresh ids.
-        base = 7_400_000_000_000_000_000 + (self.seed % 997) * 10**15 + self._live_number * 10**12
-        return base + position * 4096 + index
+        # Snowflake-like 19-digit ids, a pure function of (seed, LIVE, position, index): a message keeps its id when
+        # the sign bundle repeats it as history, and the next LIVE's never repeat this one's (1,000 LIVEs, 244
+        # million steps each, fit below 2**63).
+        live = (self._live % 1000) * 10**12
+        return 7_400_000_000_000_000_000 + (self.seed % 997) * 10**15 + live + position * 4096 + index
+
+    def _played(self, step: Step) -> None:
+        """A connection sent ``step``: when it ends the stream, the next :meth:`script` starts a new LIVE."""
+        if any(spec.ends_stream for spec in step.messages):
+            self._live_ended = True
 
     def _new_log_id(self) -> int:
         return self._rng.getrandbits(63) or 1
