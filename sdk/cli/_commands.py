@@ -36,7 +36,9 @@ def make_client(
     from tiktok_live.client import ClientConfig, TikTokLiveClient
 
     if simulator is not None:
-        return simulator.client(strict=False, recorder=recorder, **wait_options(args))
+        options = wait_options(args)
+        options["strict"] = False
+        return simulator.client(recorder=recorder, **options)
     config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy).replace(**wait_options(args))
     urls = {option: getattr(args, option) for option in ("web_url", "webcast_url", "sign_url") if getattr(args, option)}
     return TikTokLiveClient(args.user, config=config.replace(**urls), recorder=recorder)
