@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from tiktok_live._config import ClientConfig
 from tiktok_live._connection import ConnectEvent, DisconnectEvent
@@ -26,6 +28,9 @@ from tiktok_live._websocket import Connection
 from tiktok_live.errors import RequestError, TikTokLiveError, UserOfflineError
 from tiktok_live.protocol import Session
 from tiktok_live.recording import Recorder, Recording, SignRecord
+
+if TYPE_CHECKING:
+    from tiktok_live.video import VideoProgress, VideoRecording
 
 __all__ = ["Runner"]
 
@@ -285,6 +290,33 @@ class Runner:
     async def _release(self) -> None:
         await self.connection.close()
         await self._http.close()
+
+    async def record_video(
+        self,
+        path: str | os.PathLike[str],
+        quality: str,
+        duration: float | None,
+        remux: bool,
+        overwrite: bool,
+        on_progress: Callable[[VideoProgress], object] | None,
+    ) -> VideoRecording:
+        """The client's ``record_video``, with its cookies, its session (when given) and its room id."""
+        from tiktok_live.video import record_video
+
+        return await record_video(
+            unique_id=self.unique_id,
+            config=self.config,
+            cookies=dict(self.cookies),
+            session=None if self._http.owned else self._http.session,
+            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
+            room_id=self.room_id if self.room_id_given or self.connection.connected else None,
+            path=path,
+            quality=quality,
+            duration=duration,
+            remux=remux,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
 
     # ── replay ────────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -6,7 +6,8 @@ then read push frames: ack those that need it, decode only what someone listens 
 events, send heartbeats, and reconnect (signing again) when the socket drops or goes silent.
 
 This module is the façade: listeners, streams, lifecycle and replay. The parts live beside it: the protocol
-(:mod:`tiktok_live.protocol`), the room lookup, the sign client and the WebSocket connection.
+(:mod:`tiktok_live.protocol`), the fan-out to handlers and streams, the runs (connect, follow, replay), the room
+lookup, the sign client and the WebSocket connection.
 """
 
 from __future__ import annotations
@@ -236,9 +237,8 @@ class TikTokLiveClient:
     async def connect(self, *, wait_live: bool | None = None, resume: Session | None = None) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` / ``stop()`` is called); raises like
         :meth:`start`. ``wait_live=True`` (None: ``config.wait_live``): wait for the host to go live instead of
-        raising UserOfflineError. With
-        ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix. ``resume``:
-        as for :meth:`start`.
+        raising UserOfflineError. With ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that
+        waiting cannot fix. ``resume``: as for :meth:`start`.
 
         With ``strict`` (a test's client), the first exception a handler raised is raised here once the stream is
         over (the stream is not cut short by it)."""
@@ -391,22 +391,7 @@ class TikTokLiveClient:
         called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
         VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
         """
-        from tiktok_live.video import record_video
-
-        return await record_video(
-            unique_id=self.unique_id,
-            config=self.config,
-            cookies=dict(self._cookies),
-            session=None if self._http.owned else self._http.session,
-            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
-            room_id=self.room_id if self._runner.room_id_given or self.connected else None,
-            path=path,
-            quality=quality,
-            duration=duration,
-            remux=remux,
-            overwrite=overwrite,
-            on_progress=on_progress,
-        )
+        return await self._runner.record_video(path, quality, duration, remux, overwrite, on_progress)
 
     async def __aenter__(self) -> Self:
         _ = await self.start()  # the reader task stays referenced by the runner
