@@ -36,8 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -60,9 +59,8 @@ _NO_EVENTS: Final[tuple[BaseEvent, ...]] = ()
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
-    """What one received WebSocket message produced.
+class Received(NamedTuple):
+    """What one received WebSocket message produced (a named tuple: immutable, and cheap to make per frame).
 
     ``events``: the decoded events in emission order (generated events, ``UnknownEvent`` s and derived events;
     only the classes the session wants; duplicates dropped). ``ack``: the bytes to send back at once, or None.
