@@ -223,8 +223,10 @@ class Session:
         decode, emit = self._decode, self._emit
         emit_unknown = emit is None or UnknownEvent in emit
         registry_get = REGISTRY.get
+        derived_from = DERIVED
         events: list[BaseEvent] = []
-        duplicates = 0
+        append = events.append
+        duplicates = decoded = 0
         for message in messages:
             msg_id = message.msg_id
             if msg_id:
@@ -240,24 +242,25 @@ class Session:
             event_class = registry_get(method)
             if event_class is None:
                 if emit_unknown:
-                    events.append(UnknownEvent(method, message.payload, None, msg_id))
+                    append(UnknownEvent(method, message.payload, None, msg_id))
                 continue
             if decode is not None and event_class not in decode:
                 continue
-            self.decoded += 1
+            decoded += 1
             event = decode_event(event_class, method, message.payload, msg_id)
             if type(event) is UnknownEvent:  # the payload did not decode
                 if emit_unknown:
-                    events.append(event)
+                    append(event)
                 continue
             if emit is None or event_class in emit:
-                events.append(event)
-            if event_class in DERIVED:
+                append(event)
+            if event_class in derived_from:
                 for derived in derive(event):
                     if type(derived) is LiveEndEvent:
                         self.ended = True
                     if emit is None or type(derived) in emit:
-                        events.append(derived)
+                        append(derived)
+        self.decoded += decoded
         return tuple(events), duplicates
 
     # ── bytes out ───────────────────────────────────────────────────────────────────────────────────────────────
