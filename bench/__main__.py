@@ -262,7 +262,7 @@ def main() -> int:
         results["peer"] = run_peer(corpus.path, corpus.messages, args.peer_repeats)
 
     for key, label, run in (
-        ("e2e", "row 5 (end to end)", lambda: run_e2e(corpus.path, repeat=5, ping_interval=0.5)),
+        ("e2e", "row 5 (end to end)", lambda: run_e2e(corpus.path, repeat=5, ping_interval=1.0)),
         ("startup", "row 6 (import, first event)", lambda: run_startup(corpus.path, runs=9)),
         (
             "memory",
