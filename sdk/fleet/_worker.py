@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -66,6 +67,8 @@ class _Held:
     client: TikTokLiveClient | None = None
     deadline: asyncio.TimerHandle | None = None
     state: str = "connecting"
+    synced: bool = False
+    """Whether Redis's copy of the duplicate window is this client's session's (then commits only append)."""
 
 
 class Worker:
@@ -107,6 +110,7 @@ class Worker:
         self.prefix = prefix
         self.poll_interval = poll_interval
         self._clock = clock
+        self._rng = random.Random()
         self._stream, self._maxlen, self._sink_url = _export_target(to, redis_url)
         self._sign_limits = sign_limits
         self._held: dict[str, _Held] = {}
@@ -172,7 +176,7 @@ class Worker:
                 except (OSError, TimeoutError) as error:
                     logger.warning("fleet round failed (Redis unreachable?): %s", redact(str(error)))
                 except Exception as error:
-                    if _redis_error(error):
+                    if _outage(error):
                         logger.warning("fleet round failed: %s", redact(str(error)))
                     else:
                         raise
@@ -204,13 +208,13 @@ class Worker:
     async def _round(self, store: Store) -> None:
         now = await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms)
         await self._renew_all(store)
-        wanted = await store.wanted()
-        wanted_set = set(wanted)
-        for handle in [handle for handle in self._held if handle not in wanted_set]:
+        rooms = await store.rooms()
+        wanted = {room.handle for room in rooms}
+        for handle in [handle for handle in self._held if handle not in wanted]:
             await self._drop(handle, release=True, state="removed")
         live = [worker for worker in await store.workers() if worker.age(now) < self.lease or worker.name == self.name]
-        fair = math.ceil(len(wanted) / max(1, len(live)))
-        limit = min(self.capacity, max(1, fair))
+        spread = sum(1 for room in rooms if room.state != "failed")
+        limit = fair_share(spread, [(worker.name, worker.capacity) for worker in live], self.name, self.capacity)
         extra = len(self._held) - limit
         if extra > 0 and len(live) > 1:
             # Hand over the newest rooms first (their sessions are the smallest to resume).
@@ -219,35 +223,39 @@ class Worker:
                 await self._drop(handle, release=True)
         if len(self._held) >= limit:
             return
-        rooms = {room.handle: room for room in await store.rooms()}
-        for handle in wanted:
+        free = [room.handle for room in rooms if not room.holder and room.state != "failed"]
+        self._rng.shuffle(free)  # workers that start together do not all race for the same rooms first
+        for handle in free:
             if len(self._held) >= limit or self._stopping.is_set():
                 break
-            room = rooms.get(handle)
-            if handle in self._held or room is None or room.holder or room.state in ("failed", "removed"):
+            if handle in self._held:
                 continue
             lease = await store.acquire(handle, self.name, self.lease)
             if lease is not None:
                 self._start(lease)
 
     async def _renew_all(self, store: Store) -> None:
-        async def renew(held: _Held) -> None:
-            started = self._clock()
-            try:
-                ok = await store.renew(held.lease, self.lease)
-            except Exception as error:
-                if not _redis_error(error) and not isinstance(error, OSError | TimeoutError):
-                    raise
+        held = list(self._held.values())
+        if not held:
+            return
+        started = self._clock()
+        try:
+            renewed = await store.renew_many([item.lease for item in held], self.lease)
+        except Exception as error:
+            if not _outage(error):
+                raise
+            self.renewals_failed += len(held)
+            logger.warning("could not renew %d leases (Redis unreachable?): %s", len(held), redact(str(error)))
+            return
+        for item, ok in zip(held, renewed, strict=True):
+            if self._held.get(item.lease.handle) is not item:
+                continue  # stopped meanwhile
+            if ok:
+                self._arm(item, started)
+            else:
                 self.renewals_failed += 1
-                return
-            if not ok:
-                self.renewals_failed += 1
-                logger.warning("lost the lease of @%s: stopping it", held.lease.handle)
-                await self._drop(held.lease.handle, release=False)
-                return
-            self._arm(held, started)
-
-        await asyncio.gather(*(renew(held) for held in list(self._held.values())))
+                logger.warning("lost the lease of @%s: stopping it", item.lease.handle)
+                await self._drop(item.lease.handle, release=False)
 
     def _arm(self, held: _Held, renewed_at: float) -> None:
         """Stop the room locally before its lease can expire in Redis, unless renewed again first."""
@@ -310,9 +318,13 @@ class Worker:
                 await self._status(held, state="failed", error=str(error)[:500])
                 await self._drop_soon(handle, "failed")
                 return
-            except TikTokLiveError as error:
-                logger.warning("@%s: %s; retrying in %.0f s", handle, error, delay)
-                await self._status(held, state="waiting", error=str(error)[:500])
+            except Exception as error:
+                if not isinstance(error, TikTokLiveError) and not _outage(error):
+                    raise
+                # A failed commit (Redis unreachable) lands here too: the room starts over from what Redis holds,
+                # once the lease is still ours (else the local deadline stops it first).
+                logger.warning("@%s: %s; retrying in %.0f s", handle, redact(str(error)), delay)
+                await self._status(held, state="waiting", error=redact(str(error))[:500])
                 await asyncio.sleep(delay)
                 delay = min(_RETRY[1], delay * 2)
 
@@ -338,6 +350,7 @@ class Worker:
         client = TikTokLiveClient(handle, config=self.config, sign_gate=self._gate)
         client._decode_everything = True  # export every message, listened to or not
         held.client = client
+        held.synced = False  # the first commit writes the whole duplicate window
 
         async def commit(received: Received) -> None:
             await self._commit(held, client, received)
@@ -364,14 +377,27 @@ class Worker:
         """The frame's events and the session's new snapshot, atomically, while the lease holds."""
         if self._held.get(held.lease.handle) is not held:
             raise LeaseLostError(f"@{held.lease.handle} is no longer held by {self.name}")
+        if received.error is not None or received.payload_type != "msg":
+            return  # nothing changed in the session
         store = self._store
         assert store is not None
         room_id = client.room_id
         records = [Record.from_event(event, room_id=room_id) for event in received.events]
         lines = [record.line for record in records] if self._stream is not None else []
-        ok = await store.commit(held.lease, client.session.snapshot(), lines, stream=self._stream, maxlen=self._maxlen)
+        # Every new message gave at least one event (the worker decodes everything): their ids are what the
+        # session's duplicate window gained.
+        added = list(dict.fromkeys(event.msg_id for event in received.events if event.msg_id))
+        ok = await store.commit(
+            held.lease,
+            client.session.snapshot(),
+            lines,
+            seen_added=added if held.synced else None,
+            stream=self._stream,
+            maxlen=self._maxlen,
+        )
         if not ok:
             raise LeaseLostError(f"the lease of @{held.lease.handle} was lost: another worker has the room now")
+        held.synced = True
         self.events += len(records)
         if self._sink is not None:
             for record in records:
@@ -448,6 +474,27 @@ def _background(coroutine: Coroutine[object, object, None]) -> None:
 
 def _redis_error(error: BaseException) -> bool:
     return any(klass.__module__.startswith("redis") for klass in type(error).__mro__)
+
+
+def _outage(error: BaseException) -> bool:
+    """Whether ``error`` means Redis could not be reached or answered in time (not a bug of ours)."""
+    return _redis_error(error) or isinstance(error, OSError | TimeoutError)
+
+
+def fair_share(rooms: int, workers: Sequence[tuple[str, int]], me: str, capacity: int) -> int:
+    """How many of ``rooms`` the worker ``me`` should hold, given every live worker's (name, capacity): rooms are
+    spread as evenly as capacities allow (water-filling, the smallest capacities first, names breaking ties), so
+    the shares add up to every room while the fleet has the capacity. ``capacity`` bounds the answer."""
+    ordered = sorted(workers, key=lambda worker: (worker[1], worker[0]))
+    if me not in {name for name, _ in ordered}:
+        ordered = sorted([*ordered, (me, capacity)], key=lambda worker: (worker[1], worker[0]))
+    remaining = rooms
+    for index, (name, room_for) in enumerate(ordered):
+        share = min(room_for, math.ceil(remaining / (len(ordered) - index)))
+        if name == me:
+            return min(capacity, share)
+        remaining = max(0, remaining - share)
+    return 0
 
 
 def _host(url: str) -> str:

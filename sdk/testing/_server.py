@@ -29,6 +29,7 @@ from aiohttp import web
 
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live.testing._connection import Faults, SimulatedConnection
+from tiktok_live.testing._hosts import SignWindows, dispatcher, make_hosts, msg_id_base
 from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 
@@ -66,6 +67,8 @@ class SignRequest:
     query: dict[str, str]
     has_api_key: bool
     status: int
+    at: float = 0.0
+    """When it arrived (``time.time()``, before any ``sign_delay``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,17 @@ class Simulator:
 
     Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
     ``connections``, ``frames_sent``, ``ws_pings``; ``on_violation`` is called with each violation as it happens.
+    :meth:`sign_counts` gives the sign requests per fixed window.
+
+    Many hosts: ``Simulator(users=["a", "b", ...])`` serves every one of them on the one origin, each a
+    :class:`Simulator` of its own in :attr:`hosts` (seed ``seed + i``: its own room id, tokens and log ids; msg
+    ids in a range of its own; the constructor's room, script and WebSocket options, and ``scenario`` built for
+    its user). The pages, APIs and WebSocket go to the host the request names (``@user``, ``uniqueId``,
+    ``room_id``); the sign server and the batched live check are the origin's (its sign options and records).
+    :meth:`script`, :meth:`use_scenario`, :meth:`clear_script` and :meth:`clear_records` act on every host; change
+    other options on a host itself (``sim.hosts["a"].offline = True``). Violations of every host are also
+    recorded on the origin, as ``violation: @user …``. The origin is nobody's host (``user`` is empty,
+    ``room_id`` 0), so :meth:`client` is a host's (``sim.hosts["a"].client()``).
     """
 
     def __init__(
@@ -155,6 +169,7 @@ class Simulator:
         server_heartbeat_interval: float | None = None,
         on_violation: Callable[[str], None] | None = None,
         max_records: int = 10_000,
+        users: Sequence[str] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -217,8 +232,19 @@ class Simulator:
         self.ws_pings = 0
         """WebSocket-level pings received (TikTok answers none; each connection's first is a violation)."""
 
+        self.sign_windows = SignWindows()
+        """Sign requests per fixed window of arrival (see :meth:`sign_counts`)."""
+        self._origin: Simulator | None = None
+        self._id_base = msg_id_base(seed, None)
+        self._hosts_by_name: dict[str, Simulator] = {}
+        self.hosts: dict[str, Simulator] = {self.user: self}
+        """The hosts served, by @handle: this simulator itself, or each host of ``users``."""
         self._steps: list[Step] = []
-        if scenario is not None:
+        if users is not None:
+            self.hosts = make_hosts(self, users, scenario, Simulator)
+            self._hosts_by_name = {name.casefold(): host for name, host in self.hosts.items()}
+            self.user, self.room_id = "", 0  # the origin itself is nobody's host
+        elif scenario is not None:
             self.use_scenario(scenario)
         self._tokens: dict[str, _Token] = {}
         self._used_tokens: dict[str, float] = {}
@@ -240,7 +266,11 @@ class Simulator:
         self._stopping = asyncio.Event()  # fresh events: a restart may run in another event loop
         self._idle = asyncio.Event()
         self._idle.set()
-        app = web.Application()
+        for host in self._hosts_by_name.values():
+            host._stopping = self._stopping
+            host._idle = asyncio.Event()
+            host._idle.set()
+        app = web.Application(middlewares=[dispatcher(self)] if self._hosts_by_name else [])
         app.router.add_get("/@{user}/live", self._handle_page)
         app.router.add_get("/api-live/user/room/", self._handle_user_room)
         app.router.add_get("/api-live/user/room", self._handle_user_room)
@@ -269,12 +299,14 @@ class Simulator:
             return
         self._port = None
         self._stopping.set()  # releases delayed sign requests
-        connections = list(self._active)
+        connections = [connection for host in self._served() for connection in host._active]
         await asyncio.gather(*(connection.shutdown(_CLOSE_TIMEOUT) for connection in connections))
         try:
-            await asyncio.wait_for(self._idle.wait(), _CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.wait_idle(), _CLOSE_TIMEOUT)
         except TimeoutError:
-            logger.warning("simulator: %d connection(s) did not finish closing", len(self._active))
+            logger.warning(
+                "simulator: %d connection(s) did not finish closing", sum(len(host._active) for host in self._served())
+            )
         await runner.cleanup()
         logger.info("simulator stopped")
 
@@ -289,13 +321,20 @@ class Simulator:
 
     async def wait_idle(self) -> None:
         """Wait until no WebSocket connection is open (and every duty check of the closed ones has run)."""
-        await self._idle.wait()
+        for host in self._served():
+            await host._idle.wait()
+
+    def _served(self) -> tuple[Simulator, ...]:
+        """The simulators whose connections this one serves: itself, or its hosts."""
+        return tuple(self._hosts_by_name.values()) or (self,)
 
     # ── addresses ───────────────────────────────────────────────────────────────────────────────────────────
 
     @property
     def port(self) -> int:
         """The TCP port being served (the real one when constructed with port 0); RuntimeError before start."""
+        if self._origin is not None:
+            return self._origin.port
         if self._port is None:
             raise RuntimeError("the simulator is not started: use `async with Simulator() as sim` or `await start()`")
         return self._port
@@ -309,6 +348,26 @@ class Simulator:
     def push_server(self) -> str:
         """The WebSocket URL the sign bundle hands out (``push_server``)."""
         return f"ws://{self.host}:{self.port}{WS_PATH}"
+
+    def host_named(self, user: str) -> Simulator:
+        """The host serving ``user`` (``@`` optional, any case); KeyError when none does."""
+        host = self._host_named(user)
+        if host is None:
+            raise KeyError(f"this simulator serves no @{user.removeprefix('@')}")
+        return host
+
+    def _host_named(self, user: str) -> Simulator | None:
+        name = user.removeprefix("@").casefold()
+        if self._hosts_by_name:
+            return self._hosts_by_name.get(name)
+        return self if self._is_host(name) else None
+
+    def _host_of_room(self, room_id: int) -> Simulator | None:
+        """The host whose current room is ``room_id``, or None."""
+        for host in self._served():
+            if host.room_id == room_id:
+                return host
+        return None
 
     def config(self, **options: Unpack[ClientOptions]) -> ClientConfig:
         """The connection options of a client of this simulator: every base URL pointed here and, when the
@@ -335,6 +394,8 @@ class Simulator:
         override the URLs); the other arguments go to the client as they are."""
         from tiktok_live.client import TikTokLiveClient
 
+        if self._hosts_by_name:
+            raise ValueError('this simulator serves many hosts: ask one for its client (sim.hosts["user"].client())')
         return TikTokLiveClient(
             f"@{self.user}",
             room_id=room_id,
@@ -348,7 +409,10 @@ class Simulator:
 
     def script(self, *items: MessageSpec | Step | Iterable[MessageSpec], delay: float = 0.0) -> None:
         """Append steps: a :class:`Step` as is; a message alone, or an iterable of messages (one list from
-        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous."""
+        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous. On a
+        many-host simulator: to every host's script."""
+        for host in self._hosts_by_name.values():
+            host.script(*items, delay=delay)
         for item in items:
             if isinstance(item, Step):
                 self._steps.append(item)
@@ -359,7 +423,10 @@ class Simulator:
 
     def use_scenario(self, scenario: str | Scenario, *, speed: float | None = None, seed: int | None = None) -> None:
         """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
-        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``."""
+        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. On a many-host simulator: on every
+        host (a built-in name built for each, with its own seed unless ``seed`` is given)."""
+        for host in self._hosts_by_name.values():
+            host.use_scenario(scenario, speed=speed, seed=seed)
         if isinstance(scenario, str):
             scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
         self._steps = list(scenario.steps)
@@ -369,8 +436,10 @@ class Simulator:
             self.speed = speed
 
     def clear_script(self) -> None:
-        """Remove every step (connections already playing stop after their current step)."""
+        """Remove every step (connections already playing stop after their current step); of every host too."""
         self._steps.clear()
+        for host in self._hosts_by_name.values():
+            host.clear_script()
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -384,6 +453,15 @@ class Simulator:
         self.enter_room.clear()
         self.connections = self.frames_sent = self.ws_pings = 0
         self._sign_failures = 0
+        self.sign_windows.clear()
+        for host in self._hosts_by_name.values():
+            host.clear_records()
+
+    def sign_counts(self, seconds: int = 1) -> dict[int, int]:
+        """Sign requests received per fixed window of ``seconds`` (whole seconds): ``{window start: count}``, the
+        windows aligned on the epoch as sign servers count them (window ``n`` is ``[n*s, (n+1)*s)``), by arrival
+        time. For checking that clients kept to a budget: ``max(sim.sign_counts(60).values()) <= 30``."""
+        return self.sign_windows.windows(seconds)
 
     def cursor(self, position: int) -> str:
         """The cursor meaning "the first ``position`` steps were delivered": resuming with it sends step
@@ -416,7 +494,8 @@ class Simulator:
     def _msg_id(self, position: int, index: int) -> int:
         # Snowflake-like 19-digit ids, a pure function of (seed, position, index): a message keeps its id when the
         # sign bundle repeats it as history.
-        return 7_400_000_000_000_000_000 + (self.seed % 997) * 10**15 + position * 4096 + index
+        # Each host of a many-host simulator has a range of its own (see _hosts.msg_id_base).
+        return self._id_base + position * 4096 + index
 
     def _new_log_id(self) -> int:
         return self._rng.getrandbits(63) or 1
@@ -428,6 +507,9 @@ class Simulator:
 
     def _report_violation(self, text: str) -> None:
         self._record(self.violations, text)
+        if self._origin is not None:
+            self._origin._report_violation(text.replace("violation:", f"violation: @{self.user}", 1))
+            return
         logger.warning("%s", text)
         if self.on_violation is not None:
             try:
@@ -438,6 +520,8 @@ class Simulator:
     # ── pages and APIs ──────────────────────────────────────────────────────────────────────────────────────
 
     def _is_host(self, unique_id: str) -> bool:
+        if self._hosts_by_name:
+            return False  # a many-host origin is nobody's host
         return unique_id.removeprefix("@").casefold() == self.user.casefold()
 
     @property
@@ -514,9 +598,10 @@ class Simulator:
         ids = [part for part in request.query.get("room_ids", "").split(",") if part]
         if not ids or not all(part.isdigit() for part in ids):
             return web.json_response({"data": {"message": "Request params error"}, "status_code": 10011})
+        hosts = [self._host_of_room(int(part)) for part in ids]
         rooms = [
-            {"alive": int(part) == self.room_id and not self.offline, "room_id": int(part), "room_id_str": part}
-            for part in ids
+            {"alive": host is not None and not host.offline, "room_id": int(part), "room_id_str": part}
+            for part, host in zip(ids, hosts, strict=True)
         ]
         return web.json_response({"data": rooms, "status_code": 0})
 
@@ -550,6 +635,8 @@ class Simulator:
     # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
 
     async def _handle_sign(self, request: web.Request) -> web.Response:
+        arrived = time.time()
+        self.sign_windows.count()
         if self.sign_delay > 0:
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
@@ -557,7 +644,8 @@ class Simulator:
                 pass
         response = self._sign_response(request)
         query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
-        self._record(self.sign_requests, SignRequest(query, "X-Api-Key" in request.headers, response.status))
+        request_record = SignRequest(query, "X-Api-Key" in request.headers, response.status, arrived)
+        self._record(self.sign_requests, request_record)
         return response
 
     def _sign_response(self, request: web.Request) -> web.Response:
@@ -582,8 +670,9 @@ class Simulator:
         room = request.query.get("room_id", "")
         if not room.isdigit():
             return web.json_response({"code": 400, "message": "room_id is required (a number)"}, status=400)
-        position = self._parse_cursor(request.query.get("cursor")) or 0
-        return self._bundle(int(room), request.query.get("user_agent", ""), position)
+        host = self._host_of_room(int(room)) or self  # the room's host signs (its tokens, cursor and history)
+        position = host._parse_cursor(request.query.get("cursor")) or 0
+        return host._bundle(int(room), request.query.get("user_agent", ""), position)
 
     def _sign_error(self, status: int) -> web.Response:
         if status == 429:
