@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "tiktok-live needs Python 3.11+ (got $$($(PY) -V))"; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
+	$(PY) -m pip install -q -e '.[dev,docs]' --config-settings editable_mode=strict
 	@touch $@
 
 install: $(STAMP)
@@ -33,7 +33,9 @@ generate: $(STAMP)
 import-schema: $(STAMP)
 	$(PY) -m codegen import $(SCHEMA)
 
-docs: generate
+# The documentation site (mkdocs.yml) into site/; --strict: a broken link, anchor or reference fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -55,7 +57,7 @@ drift: generate
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck drift pytest
+test: lint typecheck drift pytest docs
 
 # Benchmarks (bench/, never collected by pytest): table on stdout and in docs/benchmarks.md, raw numbers in
 # bench/results/latest.json. The first run creates .venv-bench-peer (TikTokLive 7.0.1, the peer) and the corpus.
@@ -66,7 +68,7 @@ update-goldens: $(STAMP)
 	UPDATE_GOLDENS=1 $(VENV)/bin/pytest -q tests/codegen/test_golden.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
 # PNGs of the dashboard and overlays for docs/web.md (simulator + `serve` app + headless Chromium; not run by tests).
 .PHONY: screenshots

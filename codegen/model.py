@@ -29,7 +29,8 @@ class Field:
 
     ``attr`` is the Python attribute (``name`` plus ``_`` where it collides with an event attribute or keyword),
     ``annotation`` its Python type as written in ``generated/events``, ``proto_type`` its type as written in
-    ``proto/`` (short names, for the reference).
+    ``proto/`` (short names, for the reference). ``link`` is the anchor of the section in docs/events.md of the
+    message or enum its type names (a map's value type), if any.
     """
 
     name: str
@@ -39,11 +40,21 @@ class Field:
     annotation: str
     proto_type: str
     enum: str | None = None
+    link: str | None = None
+
+
+def type_anchor(name: str) -> str:
+    """The anchor of a message's or enum's section in docs/events.md: ``User`` -> ``type-user``.
+
+    Explicit (an ``<a id>`` before the heading) rather than a heading slug: slugs drop the dot, so ``A.BC`` and
+    ``AB.C`` would share one, and heading ids differ between MkDocs and GitHub once they are de-duplicated.
+    """
+    return f"type-{name.lower()}"
 
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """A hand-written convenience property of an event, read from its mixin in ``sdk/_base.py``."""
+    """A hand-written convenience property (or documented attribute) of an event, read from ``sdk/``."""
 
     name: str
     annotation: str
@@ -60,15 +71,42 @@ class EnumValue:
 
 @dataclass(frozen=True, slots=True)
 class Enum:
-    """An enum referenced by some event's top-level field, listed in the reference with its values."""
+    """An enum that an event's fields reach (directly or through nested messages), listed with its values."""
 
     name: str
     values: tuple[EnumValue, ...]
 
+    @property
+    def anchor(self) -> str:
+        """The anchor of this enum's section in docs/events.md."""
+        return type_anchor(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message type that an event's fields reach (``User``, ``Gift``, ``WebcastGiftMessage.GiftIMPriority``).
+
+    ``name`` is its short name (nested types keep their outer name), ``python`` the protobuf class as written in
+    annotations, ``fields`` its fields (``attr`` is the protobuf attribute: no ``_`` suffix here).
+    """
+
+    name: str
+    python: str
+    fields: tuple[Field, ...]
+
+    @property
+    def anchor(self) -> str:
+        """The anchor of this message's section in docs/events.md."""
+        return type_anchor(self.name)
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One generated event class: the message it wraps, the wire methods that name it, its fields and mixin."""
+    """One generated event class: the message it wraps, the wire methods that name it, its fields and mixin.
+
+    ``summary`` is the format of ``str(event)`` from events.toml, ``summary_code`` the Python expression compiled
+    from it (:mod:`codegen.summary`) and ``helpers`` the ``sdk/_base.py`` functions that expression calls.
+    """
 
     class_name: str
     message: str
@@ -78,6 +116,9 @@ class Event:
     mixin: str | None
     fields: tuple[Field, ...]
     properties: tuple[Property, ...]
+    summary: str | None = None
+    summary_code: str | None = None
+    helpers: tuple[str, ...] = ()
 
     @property
     def anchor(self) -> str:
@@ -92,12 +133,16 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class DerivedEvent:
-    """A hand-written event derived from a generated one (read from ``sdk/_derived.py``)."""
+    """A hand-written event: derived from a generated one (``sdk/_derived.py``) or a connection event.
+
+    ``attributes`` are its documented instance attributes (class-level annotations followed by a docstring).
+    """
 
     class_name: str
     source: str
     doc: str
     properties: tuple[Property, ...]
+    attributes: tuple[Property, ...] = ()
 
     @property
     def anchor(self) -> str:
@@ -115,7 +160,7 @@ class ProtoModule:
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """Everything the templates render."""
+    """Everything the templates render. ``helpers``: the ``sdk/_base.py`` functions the summaries call."""
 
     events: tuple[Event, ...]
     enums: tuple[Enum, ...]
@@ -123,6 +168,8 @@ class Schema:
     mixins: tuple[str, ...]
     derived: tuple[DerivedEvent, ...] = ()
     connection: tuple[DerivedEvent, ...] = ()
+    messages: tuple[Message, ...] = ()
+    helpers: tuple[str, ...] = ()
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """Named event sets from events.toml's ``[sets]`` table, by name: (name, class names)."""
 

@@ -1,6 +1,6 @@
 """Naming rules: the public names of generated events and attributes. These rules are public API.
 
-- Wire method -> event class: ``codegen/events.toml`` names an event explicitly (the facts sheet's table:
+- Wire method -> event class: ``codegen/events.toml`` names an event explicitly (TikTokLive's names:
   ``WebcastChatMessage`` -> ``CommentEvent``); otherwise strip ``Webcast``, strip a trailing ``Message`` and add
   ``Event`` unless the rest already ends in ``Event`` (``WebcastGoalUpdateMessage`` -> ``GoalUpdateEvent``,
   ``WebcastLinkMicBattle`` -> ``LinkMicBattleEvent``).

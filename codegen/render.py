@@ -2,7 +2,7 @@
 
 Artifacts (template -> path, context):
 
-- ``events.py.j2`` -> ``generated/events/webcast.py``: ``events``, ``mixins``, ``imports``
+- ``events.py.j2`` -> ``generated/events/webcast.py``: ``events``, ``mixins``, ``helpers``, ``imports``
 - ``events_init.py.j2`` -> ``generated/events/__init__.py``: ``events``
 - ``names.py.j2`` -> ``generated/names.py``: ``events``, ``schema`` (derived and connection names, event sets)
 - ``registry.py.j2`` -> ``generated/registry.py``: ``schema``
@@ -11,7 +11,7 @@ Artifacts (template -> path, context):
 - ``docs/events.md.j2`` -> ``docs/events.md``: ``schema``
 
 Every template also sees ``mark`` (the generated-file marker). Filters: ``pydoc``, ``literal``, ``code``,
-``md_escape``, ``short_annotation``; test: ``is_keyword``.
+``md_escape``, ``short_annotation``, ``type_cell``; test: ``is_keyword``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
-from codegen.model import Event, Schema
+from codegen.model import Event, Field, Schema
 
 MARK = "@" + "generated"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -49,6 +49,7 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
         code=lambda text: f"`{text}`",
         md_escape=_md_escape,
         short_annotation=_short_annotation,
+        type_cell=type_cell,
     )
     env.tests["is_keyword"] = keyword.iskeyword
     env.globals["mark"] = MARK
@@ -69,6 +70,13 @@ def _md_escape(text: str) -> str:
 def _short_annotation(annotation: str) -> str:
     text = re.sub(r"\b(?:webcast|enums|transport)_pb2\.", "", annotation)
     return text.replace(".ValueType", "").replace("builtins.", "")
+
+
+def type_cell(field: Field) -> str:
+    """A field's Python type for a Markdown table, linked to the section of the message or enum it names:
+    ``Sequence[User]`` -> ``[`Sequence[User]`](#type-user)`` (a map links its value type)."""
+    text = f"`{_short_annotation(field.annotation)}`"
+    return f"[{text}](#{field.link})" if field.link is not None else text
 
 
 def _imports(events: Iterable[Event]) -> list[str]:
@@ -129,7 +137,14 @@ def render(
     def put(template: str, path: str, **context: object) -> None:
         files[PurePosixPath(path)] = env.get_template(template).render(**context)
 
-    put("events.py.j2", "generated/events/webcast.py", events=events, mixins=schema.mixins, imports=_imports(events))
+    put(
+        "events.py.j2",
+        "generated/events/webcast.py",
+        events=events,
+        mixins=schema.mixins,
+        helpers=schema.helpers,
+        imports=_imports(events),
+    )
     put("events_init.py.j2", "generated/events/__init__.py", events=events)
     put("names.py.j2", "generated/names.py", events=events, schema=schema)
     put("registry.py.j2", "generated/registry.py", schema=schema)

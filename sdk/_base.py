@@ -15,8 +15,8 @@ from __future__ import annotations
 import base64
 import builtins
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Final, Generic, Protocol, TypeAlias, TypeVar
+from collections.abc import Mapping, Sized
+from typing import TYPE_CHECKING, ClassVar, Final, Generic, Protocol, TypeAlias, TypeVar, cast
 
 from google.protobuf import empty_pb2
 from google.protobuf.message import DecodeError, Message
@@ -25,6 +25,8 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 if TYPE_CHECKING:
     from typing import Self
 
+    from google.protobuf.descriptor import FieldDescriptor
+
     from tiktok_live._generated.pb import webcast_pb2 as pb
 
 __all__ = [
@@ -32,10 +34,46 @@ __all__ = [
     "FieldValue",
     "ProtoEvent",
     "UnknownEvent",
+    "enum_label",
+    "user_label",
 ]
 
 DIAMOND_USD: Final = 0.005
 """The USD estimate per diamond that TikTokLive uses for ``GiftEvent.value``."""
+SUMMARY_FIELDS: Final = 5
+"""How many set fields the generic summary of an event without a summary format shows."""
+SUMMARY_TEXT: Final = 40
+"""Longest text value (characters) the generic summary shows before cutting it with an ellipsis."""
+
+
+class _UserLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def nickname(self) -> str: ...
+    @property
+    def unique_id(self) -> str: ...
+
+
+def user_label(user: _UserLike) -> str:
+    """How a summary names a user: ``nickname (@unique_id)``, or whichever of them is set, or ``user <id>``, or
+    ``someone`` for an empty ``User``."""
+    if user.nickname and user.unique_id:
+        return f"{user.nickname} (@{user.unique_id})"
+    if user.unique_id:
+        return f"@{user.unique_id}"
+    if user.nickname:
+        return user.nickname
+    return f"user {user.id}" if user.id else "someone"
+
+
+def enum_label(message: Message, field: str) -> str:
+    """The name of the value of enum field ``field`` of ``message``; its number when the schema does not know it
+    (TikTok adds values before the schema does)."""
+    number = getattr(message, field)
+    enum_type = message.DESCRIPTOR.fields_by_name[field].enum_type
+    value = enum_type.values_by_number.get(number) if enum_type is not None else None
+    return value.name if value is not None else str(number)
 
 
 class BaseEvent:
@@ -78,6 +116,15 @@ class BaseEvent:
     def size(self) -> int:
         """The payload's length in bytes."""
         return len(self._payload)
+
+    def _summary(self) -> str:
+        """What ``str(event)`` shows after the event's name: who did what, the key values ("" for nothing)."""
+        return ""
+
+    def __str__(self) -> str:
+        """The event's name and a one-line summary for people: ``CommentEvent: alice (@alice) says: hi``."""
+        summary = self._summary()
+        return f"{self.type}: {summary}" if summary else self.type
 
     def __repr__(self) -> str:
         return f"<{self.type} size={self.size}>"
@@ -122,8 +169,54 @@ class ProtoEvent(BaseEvent, Generic[M]):
         """The decoded protobuf message (typed); its fields are also this event's attributes."""
         return self._proto
 
+    def _summary(self) -> str:
+        """Generic summary, for events whose ``codegen/events.toml`` entry gives no ``summary`` format: up to
+        :data:`SUMMARY_FIELDS` set fields as ``name=value`` (users first, ``common`` left out), then ``+N more``."""
+        shown: list[tuple[bool, str]] = []
+        more = 0
+        for descriptor, value in self._proto.ListFields():
+            if descriptor.name == "common":
+                continue
+            text = _field_text(descriptor, value)
+            if text is None:
+                more += 1
+                continue
+            attr = descriptor.name
+            if isinstance(getattr(type(self), f"{attr}_", None), property):  # renamed attribute (``type_``)
+                attr = f"{attr}_"
+            is_user = descriptor.message_type is not None and not descriptor.is_repeated
+            shown.append((not is_user, f"{attr}={text}"))
+        shown.sort(key=lambda item: item[0])  # stable: users first, then the fields in number order
+        more += max(len(shown) - SUMMARY_FIELDS, 0)
+        parts = [text for _, text in shown[:SUMMARY_FIELDS]]
+        return ", ".join([*parts, f"+{more} more"] if more else parts)
+
     def __repr__(self) -> str:
-        return f"<{self.type} size={self.size} {type(self._proto).__name__}>"
+        msg_id = self._msg_id
+        if not msg_id:  # built from a message alone: its common block may carry the id
+            common = getattr(self._proto, "common", None)
+            msg_id = getattr(common, "msg_id", 0) if isinstance(common, Message) else 0
+        ident = f" msg_id={msg_id}" if msg_id else ""
+        summary = self._summary()
+        if len(summary) > 2 * SUMMARY_TEXT:
+            summary = summary[: 2 * SUMMARY_TEXT - 1] + "…"
+        return f"<{self.type} {type(self._proto).__name__}{ident} size={self.size}{': ' if summary else ''}{summary}>"
+
+
+def _field_text(descriptor: FieldDescriptor, value: object) -> str | None:
+    """A set field's value for the generic summary; None for nested messages other than users."""
+    if descriptor.is_repeated:
+        return f"<{len(value)} items>" if isinstance(value, Sized) else None
+    if descriptor.message_type is not None:
+        return user_label(cast("_UserLike", value)) if descriptor.message_type.name == "User" else None
+    if descriptor.enum_type is not None and isinstance(value, int):
+        known = descriptor.enum_type.values_by_number.get(value)
+        return known.name if known is not None else str(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= SUMMARY_TEXT else value[: SUMMARY_TEXT - 1] + "…")
+    if isinstance(value, builtins.bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
 
 
 ScalarValue: TypeAlias = "int | builtins.bytes | str"
@@ -223,6 +316,10 @@ class UnknownEvent(BaseEvent):
         except DecodeError:
             return {}
 
+    def _summary(self) -> str:
+        state = "undecodable" if self._decode_error is not None else "no event class"
+        return f"{self._method}, {self.size} bytes ({state})"
+
     def __repr__(self) -> str:
         error = f" decode_error={self._decode_error!r}" if self._decode_error is not None else ""
         return f"<UnknownEvent method={self._method!r} size={self.size}{error}>"
@@ -283,7 +380,7 @@ class CommentMixin:
 
 
 class GiftMixin:
-    """Convenience properties of :class:`GiftEvent`: streak state and value (protocol.md §8, gift streaks).
+    """Convenience properties of :class:`GiftEvent`: streak state and value.
 
     A streakable gift (``gift.type == 1``) arrives several times while the sender repeats it, with a growing
     ``repeat_count``; the last message has ``repeat_end`` set. Count a gift once, when it is not ``streaking``.
@@ -334,7 +431,7 @@ class GiftMixin:
 
 
 class RoomUserSeqMixin:
-    """Convenience properties of :class:`RoomUserSeqEvent` (viewer counts, protocol.md §8)."""
+    """Convenience properties of :class:`RoomUserSeqEvent`: the viewer count and the ranked top viewers."""
 
     __slots__ = ()
 

@@ -30,11 +30,15 @@ __all__ = [
 ]
 
 DEFAULT_WEB_URL: Final = "https://www.tiktok.com"
+"""TikTok's site: the live page and the room API (``ClientConfig.web_url``)."""
 DEFAULT_WEBCAST_URL: Final = "https://webcast.tiktok.com"
+"""TikTok's webcast API: the live check and room info (``ClientConfig.webcast_url``)."""
 DEFAULT_SIGN_URL: Final = "https://api.eulerstream.com"
+"""Euler Stream's public sign server, used when neither ``sign_url`` nor ``$SIGN_API_URL`` is given."""
 DEFAULT_USER_AGENT: Final = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
+"""The browser user agent sent by default (``ClientConfig.user_agent``)."""
 PROXY_SCHEMES: Final = ("http", "https", "socks4", "socks5", "socks5h")
 """Proxy URL schemes a client accepts (SOCKS ones need the ``socks`` extra)."""
 _UNIQUE_ID = re.compile(r"^[A-Za-z0-9._]{1,64}$")

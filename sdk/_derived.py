@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import ClassVar, Final
 
-from tiktok_live._base import BaseEvent
+from tiktok_live._base import BaseEvent, user_label
 from tiktok_live._generated.events import BarrageEvent, ControlEvent, EnvelopeEvent, SocialEvent
 
 __all__ = [  # the event classes only: tiktok_live.events re-exports this list
@@ -41,6 +41,9 @@ class FollowEvent(SocialEvent):
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = SocialEvent
 
+    def _summary(self) -> str:
+        return f"{user_label(self.proto.user)} followed the host"
+
 
 class ShareEvent(SocialEvent):
     """A viewer shared the stream: a SocialEvent whose display key contains ``share``. Emitted after it."""
@@ -48,6 +51,10 @@ class ShareEvent(SocialEvent):
     __slots__ = ()
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = SocialEvent
+
+    def _summary(self) -> str:
+        joined = self.users_joined
+        return f"{user_label(self.proto.user)} shared the LIVE" + (f", {joined} joined" if joined else "")
 
     @property
     def users_joined(self) -> int | None:
@@ -63,6 +70,9 @@ class LiveEndEvent(ControlEvent):
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = ControlEvent
 
+    def _summary(self) -> str:
+        return "the LIVE was suspended by TikTok" if self.proto.action == 4 else "the host ended the LIVE"
+
 
 class LivePauseEvent(ControlEvent):
     """The host paused the stream (ControlEvent action 1)."""
@@ -70,6 +80,9 @@ class LivePauseEvent(ControlEvent):
     __slots__ = ()
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = ControlEvent
+
+    def _summary(self) -> str:
+        return "the host paused the LIVE"
 
 
 class LiveUnpauseEvent(ControlEvent):
@@ -79,6 +92,9 @@ class LiveUnpauseEvent(ControlEvent):
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = ControlEvent
 
+    def _summary(self) -> str:
+        return "the host resumed the LIVE"
+
 
 class SuperFanJoinEvent(BarrageEvent):
     """A super fan joined the room: a BarrageEvent whose content key names ``superfanjoined``."""
@@ -86,6 +102,9 @@ class SuperFanJoinEvent(BarrageEvent):
     __slots__ = ()
     METHODS: ClassVar[tuple[str, ...]] = ()
     SOURCE: ClassVar[type[BaseEvent]] = BarrageEvent
+
+    def _summary(self) -> str:
+        return f"{user_label(self.proto.user)} joined as a super fan"
 
 
 class SuperFanEvent(BarrageEvent):

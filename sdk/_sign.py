@@ -381,14 +381,21 @@ class SignLimiter:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def fixed(cls, rate: float, burst: int | None = None, *, clock: Clock = time.monotonic) -> SignLimiter:
+    def fixed(
+        cls, rate: float, burst: int | None = None, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> SignLimiter:
         """``rate`` requests per second with bursts of ``burst`` (default: ``ceil(rate)``, at least 1)."""
         capacity = float(burst if burst is not None else max(1, math.ceil(rate)))
-        return cls([TokenBucket(rate, capacity, clock=clock)], clock=clock)
+        return cls([TokenBucket(rate, capacity, clock=clock)], clock=clock, sleep=sleep)
 
     @classmethod
     def from_rate_limits(
-        cls, data: object, *, clock: Clock = time.monotonic, wall_clock: Clock = time.time
+        cls,
+        data: object,
+        *,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
     ) -> SignLimiter | None:
         """A limiter for a ``/webcast/rate_limits`` answer: one fixed-window budget per window (``second``,
         ``minute``, ``hour``, ``day``) of ``max`` (or ``limit``) requests, starting at ``remaining`` until
@@ -409,7 +416,7 @@ class SignLimiter:
             reset_at = number(fields.get("reset_at"))
             reset_in = _reset_in(reset_at, wall_clock())
             buckets.append(WindowBudget(limit, seconds, tokens=remaining, reset_in=reset_in, clock=clock))
-        return cls(buckets, clock=clock) if buckets else None
+        return cls(buckets, clock=clock, sleep=sleep) if buckets else None
 
     def pause(self, seconds: float) -> None:
         """Let nobody sign for ``seconds`` (a 429's ``Retry-After``); extends, never shortens, a running pause.
@@ -450,10 +457,17 @@ def _reset_in(reset_at: float | None, now: float) -> float | None:
 
 
 async def read_rate_limits(
-    session: aiohttp.ClientSession, sign_url: str, api_key: str | None, *, proxy: str | None, max_body: int
+    session: aiohttp.ClientSession,
+    sign_url: str,
+    api_key: str | None,
+    *,
+    proxy: str | None,
+    max_body: int,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
 ) -> SignLimiter | None:
     """``GET /webcast/rate_limits`` as a limiter; None (unthrottled) when the server does not publish them.
-    Redirects are not followed (the request carries the key)."""
+    Redirects are not followed (the request carries the key). ``clock`` and ``sleep`` go to the limiter."""
     headers = {"User-Agent": "tiktok-live (Python)"}
     if api_key:
         headers["X-Api-Key"] = api_key
@@ -477,7 +491,7 @@ async def read_rate_limits(
         )
         return None
     data = json_object(answer.body)
-    limiter = SignLimiter.from_rate_limits(data) if data is not None else None
+    limiter = SignLimiter.from_rate_limits(data, clock=clock, sleep=sleep) if data is not None else None
     if limiter is None:
         logger.info("%s publishes no usable limits: signing unthrottled", host_of(url))
     return limiter

@@ -35,6 +35,7 @@ from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
 __all__ = ["SCHEMA_VERSION", "event_to_dict", "event_to_json"]
 
 SCHEMA_VERSION: Final = 1
+"""The JSON Lines event schema's version, the ``v`` of every object: a new number is an incompatible change."""
 _SECONDS_BEFORE: Final = 10**11  # a create_time below this is in seconds (10**11 ms is 1973)
 _CONVENIENCE_MODULES: Final = frozenset({"tiktok_live._base", "tiktok_live._derived"})
 _SKIP: Final = frozenset({"type", "bytes", "as_base64", "size", "proto"})

@@ -39,7 +39,7 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Self, TypeVar, Unpack, overload
 
@@ -239,7 +239,8 @@ class RoomPool:
     ``sign_burst``: a fixed sign limit per sign server and key instead of the server's ``/webcast/rate_limits``.
     ``revisit_after``: seconds after which a done room is connected again (None: never). ``session``: a shared
     session to use (not closed by the pool). ``config`` and the other keyword options (:class:`ClientOptions`) go
-    to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here.
+    to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here. ``clock`` and ``sleep``: what
+    the sign limiters read the time with and wait with (injectable, for tests).
 
     An async context manager: ``async with RoomPool() as pool`` starts it and closes it on exit.
     """
@@ -253,6 +254,8 @@ class RoomPool:
         sign_burst: int | None = None,
         revisit_after: float | None = None,
         config: ClientConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **client_options: Unpack[ClientOptions],
     ) -> None:
         if max_connecting < 1:
@@ -270,6 +273,8 @@ class RoomPool:
         """The connection options every room's client starts from (frozen)."""
         self._session = session
         self._owns_session = session is None
+        self._clock = clock
+        self._sleep = sleep
         self._connect_slots = asyncio.Semaphore(max_connecting)
         self._rooms: dict[str, Room] = {}
         self._streams: list[PoolStream[BaseEvent]] = []
@@ -562,12 +567,18 @@ class RoomPool:
             limiter = self._limiters.get(key)
             if limiter is None:
                 if self.sign_rate is not None:
-                    limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst)
+                    limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst, clock=self._clock, sleep=self._sleep)
                 else:
                     published = await read_rate_limits(
-                        self._http(), sign_url, api_key, proxy=self.config.proxy, max_body=self.config.max_body_size
+                        self._http(),
+                        sign_url,
+                        api_key,
+                        proxy=self.config.proxy,
+                        max_body=self.config.max_body_size,
+                        clock=self._clock,
+                        sleep=self._sleep,
                     )
-                    limiter = published or SignLimiter()
+                    limiter = published or SignLimiter(clock=self._clock, sleep=self._sleep)
                 self._limiters[key] = limiter
                 logger.info("sign limits for %s: %r", _limiter_name(*key), limiter)
         return limiter

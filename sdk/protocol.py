@@ -134,7 +134,7 @@ class Session:
         self.decoded = 0
         """How many message payloads this session decoded (lazy dispatch skips unwanted ones)."""
         self.heartbeats = 0
-        """Heartbeats built so far (their sequence number)."""
+        """Heartbeats built since the last :meth:`enter_room` (the last one's sequence number)."""
         self._seen: set[int] = set()
         self._order: deque[int] = deque()
         self._wanted: frozenset[type[BaseEvent]] | None = None
@@ -265,16 +265,18 @@ class Session:
     # ── bytes out ───────────────────────────────────────────────────────────────────────────────────────────────
 
     def enter_room(self, room_id: int) -> bytes:
-        """The frame a client sends right after the socket opens: join ``room_id`` as an audience member."""
+        """The frame a client sends right after each socket opens: join ``room_id`` as an audience member. The
+        heartbeat sequence starts over: the next :meth:`heartbeat` is number 1 again."""
         self.room_id = room_id
+        self.heartbeats = 0
         message = transport_pb2.EnterRoomMessage(
             room_id=room_id, live_id=12, identity="audience", filter_welcome_msg="0", enter_unique_id=0
         )
         return _push_frame("im_enter_room", message.SerializeToString())
 
     def heartbeat(self, room_id: int) -> bytes:
-        """The next heartbeat frame for ``room_id`` (sequence numbers count up from 1). TikTok closes a socket
-        that stops sending them."""
+        """The next heartbeat frame for ``room_id`` (sequence numbers count up from 1 on each socket, after
+        :meth:`enter_room`). TikTok closes a socket that stops sending them."""
         self.room_id = room_id
         self.heartbeats += 1
         beat = transport_pb2.HeartbeatMessage(room_id=room_id, send_packet_seq_id=self.heartbeats)
@@ -331,7 +333,7 @@ class Session:
             ended,
             heartbeats,
         )
-        kept = seen[len(seen) - dedupe_size :] if dedupe_size else []
+        kept = seen[max(0, len(seen) - dedupe_size) :] if dedupe_size else []  # the newest, oldest first
         session._order.extend(kept)
         session._seen.update(kept)
         return session

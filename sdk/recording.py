@@ -45,7 +45,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT: Final = "tiktok-live-recording"
+"""The ``format`` value of a recording's header line."""
 VERSION: Final = 1
+"""The recording format version this library writes and reads (a new number is an incompatible change)."""
 REDACTED: Final = "<redacted>"
 FLUSH_EVERY: Final = 1.0
 """Seconds between sync flushes of a recording being written."""

@@ -30,7 +30,7 @@ async def test_the_simulator_example_runs(capsys: pytest.CaptureFixture[str]) ->
     namespace: dict[str, object] = {}
     exec(_block("async def test_my_bot"), namespace)
     await namespace["test_my_bot"]()  # type: ignore[operator]
-    assert "<CommentEvent" in capsys.readouterr().out
+    assert "CommentEvent: " in capsys.readouterr().out
 
 
 def test_the_protocol_example_runs() -> None:

@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, cast
 
-from tiktok_live._base import CommentMixin, ControlMixin, GiftMixin, ProtoEvent, RoomUserSeqMixin, SocialMixin
+from tiktok_live._base import (
+    CommentMixin,
+    ControlMixin,
+    GiftMixin,
+    ProtoEvent,
+    RoomUserSeqMixin,
+    SocialMixin,
+    enum_label,
+    user_label,
+)
 from tiktok_live._generated.pb import enums_pb2, webcast_pb2
 
 __all__ = [
@@ -1196,6 +1205,14 @@ class BarrageEvent(ProtoEvent[webcast_pb2.WebcastBarrageMessage]):
         """Field 104 ``gift_gallery_params`` (BarrageTypeGiftGalleryParam)."""
         return self._proto.gift_gallery_params
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {msg_type}[ {user}][: {content.key}]
+        return (
+            f"{enum_label(self.proto, 'msg_type')}"
+            + (f" {user_label(self.user)}" if self.user.ListFields() else "")
+            + (f": {self.content.key}" if self.content.key else "")
+        )
+
 
 class BizStickerEvent(ProtoEvent[webcast_pb2.WebcastBizStickerMessage]):
     """TikTok's ``WebcastBizStickerMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -1723,6 +1740,10 @@ class CommentEvent(CommentMixin, ProtoEvent[webcast_pb2.WebcastChatMessage]):
         """Field 28 ``mention_users`` (repeated User)."""
         return self._proto.mention_users
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} says: {comment}
+        return f"{user_label(self.user)} says: {self.comment}"
+
 
 class CommentTrayEvent(ProtoEvent[webcast_pb2.WebcastCommentTrayMessage]):
     """TikTok's ``WebcastCommentTrayMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -2097,6 +2118,10 @@ class ControlEvent(ControlMixin, ProtoEvent[webcast_pb2.WebcastControlMessage]):
     def float_style(self) -> int:
         """Field 9 ``float_style`` (int32)."""
         return self._proto.float_style
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = action {action}[: {tips}]
+        return f"action {self.action}" + (f": {self.tips}" if self.tips else "")
 
 
 class CountdownEvent(ProtoEvent[webcast_pb2.WebcastCountdownMessage]):
@@ -2525,6 +2550,10 @@ class EmoteChatEvent(ProtoEvent[webcast_pb2.WebcastEmoteChatMessage]):
         """Field 5 ``user_identity`` (UserIdentity)."""
         return self._proto.user_identity
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} sent {emote_list} emote(s)
+        return f"{user_label(self.user)} sent {len(self.emote_list)} emote(s)"
+
 
 class EnvelopeEvent(ProtoEvent[webcast_pb2.WebcastEnvelopeMessage]):
     """A treasure chest (envelope) appeared or changed: ``envelope_info``. SuperFanBoxEvent is derived from it.
@@ -2553,6 +2582,14 @@ class EnvelopeEvent(ProtoEvent[webcast_pb2.WebcastEnvelopeMessage]):
     def display(self) -> webcast_pb2.WebcastEnvelopeMessage.EnvelopeDisplay.ValueType:
         """Field 3 ``display`` (WebcastEnvelopeMessage.EnvelopeDisplay)."""
         return self._proto.display
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = treasure chest {display}[ from {envelope_info.send_user_name}][: {envelope_info.diamond_count} diamonds]
+        return (
+            f"treasure chest {enum_label(self.proto, 'display')}"
+            + (f" from {self.envelope_info.send_user_name}" if self.envelope_info.send_user_name else "")
+            + (f": {self.envelope_info.diamond_count} diamonds" if self.envelope_info.diamond_count else "")
+        )
 
 
 class EnvelopePortalEvent(ProtoEvent[webcast_pb2.WebcastEnvelopePortalMessage]):
@@ -3555,6 +3592,12 @@ class GiftEvent(GiftMixin, ProtoEvent[webcast_pb2.WebcastGiftMessage]):
         """Field 48 ``interactive_gift_info`` (WebcastGiftMessage.InteractiveGiftInfo)."""
         return self._proto.interactive_gift_info
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {from_user} sent {repeat_count}x {gift.name}[ ({diamonds} diamonds)]
+        return f"{user_label(self.from_user)} sent {self.repeat_count}x {self.gift.name}" + (
+            f" ({self.diamonds} diamonds)" if self.diamonds else ""
+        )
+
 
 class GiftGalleryEvent(ProtoEvent[webcast_pb2.WebcastGiftGalleryMessage]):
     """TikTok's ``WebcastGiftGalleryMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -4024,6 +4067,14 @@ class GoalUpdateEvent(ProtoEvent[webcast_pb2.WebcastGoalUpdateMessage]):
     def goal_extra(self) -> str:
         """Field 17 ``goal_extra`` (string)."""
         return self._proto.goal_extra
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = goal progress[ by @{contributor_display_id}]: +{contribute_count}
+        return (
+            "goal progress"
+            + (f" by @{self.contributor_display_id}" if self.contributor_display_id else "")
+            + f": +{self.contribute_count}"
+        )
 
 
 class GoodyBagEvent(ProtoEvent[webcast_pb2.WebcastGoodyBagMessage]):
@@ -4842,6 +4893,10 @@ class JoinEvent(ProtoEvent[webcast_pb2.WebcastMemberMessage]):
         """Field 35 ``hit_ab_status`` (WebcastMemberMessage.HitABStatus)."""
         return self._proto.hit_ab_status
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} joined[ ({member_count} viewers)]
+        return f"{user_label(self.user)} joined" + (f" ({self.member_count} viewers)" if self.member_count else "")
+
 
 class KaraokeQueueEvent(ProtoEvent[webcast_pb2.WebcastKaraokeQueueMessage]):
     """TikTok's ``WebcastKaraokeQueueMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -5155,6 +5210,10 @@ class LikeEvent(ProtoEvent[webcast_pb2.WebcastLikeMessage]):
     def room_message_heat_level(self) -> int:
         """Field 12 ``room_message_heat_level`` (int64)."""
         return self._proto.room_message_heat_level
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} liked x{count} (room total {total})
+        return f"{user_label(self.user)} liked x{self.count} (room total {self.total})"
 
 
 class LinkBusinessEvent(ProtoEvent[webcast_pb2.WebcastLinkBusinessMessage]):
@@ -5749,6 +5808,10 @@ class LinkMicArmiesEvent(ProtoEvent[webcast_pb2.WebcastLinkMicArmies]):
         """Field 19 ``fuzzy_display_config_v2`` (HighScoreControlCfg)."""
         return self._proto.fuzzy_display_config_v2
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = battle {battle_id} scores: {trigger_reason}
+        return f"battle {self.battle_id} scores: {enum_label(self.proto, 'trigger_reason')}"
+
 
 class LinkMicBattleEvent(ProtoEvent[webcast_pb2.WebcastLinkMicBattle]):
     """A LIVE battle (link-mic match) started, updated or ended.
@@ -5862,6 +5925,10 @@ class LinkMicBattleEvent(ProtoEvent[webcast_pb2.WebcastLinkMicBattle]):
     def fuzzy_display_config_v2(self) -> webcast_pb2.HighScoreControlCfg:
         """Field 21 ``fuzzy_display_config_v2`` (HighScoreControlCfg)."""
         return self._proto.fuzzy_display_config_v2
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = battle {battle_id}: {action}
+        return f"battle {self.battle_id}: {enum_label(self.proto, 'action')}"
 
 
 class LinkMicBattleItemCardEvent(ProtoEvent[webcast_pb2.WebcastLinkMicBattleItemCard]):
@@ -8129,6 +8196,10 @@ class PollEvent(ProtoEvent[webcast_pb2.WebcastPollMessage]):
         """Field 9 ``template_content`` (TemplateContent)."""
         return self._proto.template_content
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = poll {poll_id}: {message_type}
+        return f"poll {self.poll_id}: {enum_label(self.proto, 'message_type')}"
+
 
 class PopularCardEvent(ProtoEvent[webcast_pb2.WebcastPopularCardMessage]):
     """TikTok's ``WebcastPopularCardMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -8466,6 +8537,10 @@ class QuestionNewEvent(ProtoEvent[webcast_pb2.WebcastQuestionNewMessage]):
     def question(self) -> webcast_pb2.Question:
         """Field 2 ``question`` (Question)."""
         return self._proto.question
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {question.user} asks: {question.content}
+        return f"{user_label(self.question.user)} asks: {self.question.content}"
 
 
 class QuestionSelectedEvent(ProtoEvent[webcast_pb2.WebcastQuestionSelectedMessage]):
@@ -8914,6 +8989,10 @@ class RoomEvent(ProtoEvent[webcast_pb2.WebcastRoomMessage]):
         """Field 10 ``sub_scene`` (string)."""
         return self._proto.sub_scene
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {content}
+        return f"{self.content}"
+
 
 class RoomEventEvent(ProtoEvent[webcast_pb2.WebcastRoomEventMessage]):
     """TikTok's ``WebcastRoomEventMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -9259,6 +9338,10 @@ class RoomUserSeqEvent(RoomUserSeqMixin, ProtoEvent[webcast_pb2.WebcastRoomUserS
         """Field 8 ``anonymous`` (int64)."""
         return self._proto.anonymous
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {viewer_count} viewers now, {total_user} in total
+        return f"{self.viewer_count} viewers now, {self.total_user} in total"
+
 
 class RoomVerifyEvent(ProtoEvent[webcast_pb2.WebcastRoomVerifyMessage]):
     """TikTok's ``WebcastRoomVerifyMessage``: every field of the message is an attribute; ``proto`` is the message itself.
@@ -9503,6 +9586,10 @@ class SocialEvent(SocialMixin, ProtoEvent[webcast_pb2.WebcastSocialMessage]):
     def scene(self) -> str:
         """Field 15 ``scene`` (string)."""
         return self._proto.scene
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user}: {display_key}
+        return f"{user_label(self.user)}: {self.display_key}"
 
 
 class SpeakerEvent(ProtoEvent[webcast_pb2.WebcastSpeakerMessage]):
@@ -9793,6 +9880,10 @@ class SubNotifyEvent(ProtoEvent[webcast_pb2.WebcastSubNotifyMessage]):
     def event_tracking(self) -> webcast_pb2.EventTracking:
         """Field 15 ``event_tracking`` (EventTracking)."""
         return self._proto.event_tracking
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} subscribed[ (month {sub_month})]
+        return f"{user_label(self.user)} subscribed" + (f" (month {self.sub_month})" if self.sub_month else "")
 
 
 class SubPinEventEvent(ProtoEvent[webcast_pb2.WebcastSubPinEventMessage]):

@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     output_options(replay)
 
     listing = commands.add_parser("events", help="list event types, or show one's fields")
-    listing.add_argument("name", nargs="?", default=None, help="an event name, e.g. gift or GiftEvent")
+    listing.add_argument(
+        "name", nargs="?", default=None, help="an event (gift, GiftEvent) or a message or enum type (User, Gift)"
+    )
 
     from tiktok_live.web.cli import register as register_serve
 

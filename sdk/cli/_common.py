@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from tiktok_live import errors
+from tiktok_live.errors import UsageError  # the command line's mistakes: printed with the usage line, exit 2
 
 __all__ = [
     "EXIT_CONNECTION",
@@ -18,14 +19,17 @@ __all__ = [
 ]
 
 EXIT_OK: Final = 0
+"""Success: the stream ended, or the recording was replayed."""
 EXIT_USAGE: Final = 2
+"""A usage error, or an unreadable recording."""
 EXIT_USER: Final = 3
+"""The user was not found, is offline, or the room is age-restricted."""
 EXIT_SIGN: Final = 4
+"""The sign server failed, including rate limits and a rejected API key."""
 EXIT_CONNECTION: Final = 5
+"""Blocked by TikTok, a connection failure, or an export that lost records."""
 EXIT_INTERRUPTED: Final = 130
-
-
-UsageError = errors.UsageError  # the command line's mistakes: printed with the usage line, exit code 2
+"""Interrupted (Ctrl-C)."""
 
 
 def exit_code(error: BaseException) -> int:

@@ -63,15 +63,30 @@ def resolve_events(spec: str | None, default: Iterable[str]) -> list[type[BaseEv
 
 
 def events_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``tiktok-live events [NAME]``: every event, or one event's fields, or a message's fields or an enum's values."""
     from tiktok_live import events
 
     classes = event_classes()
     if args.name is None:
         for name, cls in classes.items():
             out.write(f"{name:<42} {', '.join(_methods(cls)) or _kind(cls)}\n")
-        out.write(f"\n{len(classes)} events; `tiktok-live events NAME` shows one\n")
+        out.write(f"\n{len(classes)} events; `tiktok-live events NAME` shows one (or a type: User, Gift, ...)\n")
         return EXIT_OK
-    (cls,) = resolve_events(args.name, ())
+    from tiktok_live._describe import describe_type, find_type, similar_types
+
+    # An event's class name, a type's exact name (`Gift`), an event loosely (`gift`), a type loosely (`imagemodel`).
+    found = None if args.name in classes else find_type(args.name)
+    if found is None:
+        try:
+            (cls,) = resolve_events(args.name, ())
+        except UsageError as error:
+            found = find_type(args.name, exact=False)
+            if found is None:
+                close = similar_types(args.name)
+                raise UsageError(f"{error}; close type names: {', '.join(close)}" if close else str(error)) from None
+    if found is not None:
+        out.write(describe_type(*found))
+        return EXIT_OK
     out.write(f"{cls.__name__}: {(cls.__doc__ or '').strip().splitlines()[0]}\n")
     methods = _methods(cls)
     out.write(f"wire methods: {', '.join(methods) if methods else _kind(cls)}\n")

@@ -44,6 +44,7 @@ class Stats:
     reconnects: int = 0
 
     def rate(self) -> float:
+        """Messages per second since the start."""
         elapsed = time.monotonic() - self.started
         return self.messages / elapsed if elapsed > 0 else 0.0
 

@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_PREFIX", "Lease", "RoomRecord", "Store", "WorkerRecord"]
 _HELD_STATES: Final = frozenset({"connecting", "live", "offline"})
 
 DEFAULT_PREFIX: Final = "tiktok-live"
+"""The prefix of every Redis key a fleet uses (one Redis may hold several fleets with different prefixes)."""
 SIGN_GUARD: Final = 0.25
 """Seconds at the end of a sign window in which no request starts: it could reach the sign server in the next
 window and be counted there (a request takes a moment from Redis to the sign server, more on a loaded machine)."""

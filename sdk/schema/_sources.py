@@ -77,6 +77,7 @@ class Unchecked:
 
 
 Item: TypeAlias = Payload | Envelope | UnknownView | Unchecked
+"""One thing a source yields: a payload, an envelope, a JSON Lines record's unknown view, or what it could not check."""
 
 
 def method_from_filename(path: Path) -> str:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_COVERED", "EXIT_MISSING", "UnknownTally", "add_report_option", "register", "run", "watch_unknowns"]
 
 EXIT_COVERED: Final = 0
+"""The schema declares every field and method seen."""
 EXIT_MISSING: Final = 1
+"""Something seen is missing from the schema (the report lists it)."""
 EXIT_BAD_SOURCE: Final = 2
 
 

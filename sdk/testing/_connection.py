@@ -1,10 +1,10 @@
 """One simulated WebSocket connection: plays the script as push frames and checks the client's duties.
 
-Server side (protocol.md §5): after the client's enter-room frame (or ``enter_room_timeout``) it answers
+Server side, as TikTok's push server behaves: after the client's enter-room frame (or ``enter_room_timeout``) it answers
 ``im_enter_room_resp``, then sends one gzip ``msg`` frame per script step, each needing an ack, and closes with
 1000 after the last step once the acks are in. :class:`Faults` bend this on purpose.
 
-Client duties checked (protocol.md §6), each breach recorded as a ``violation:`` line:
+Client duties checked (what TikTok expects of a client), each breach recorded as a ``violation:`` line:
 enter-room within ``enter_room_timeout`` (room id, ``live_id`` 12, identity ``audience``); an ack per frame
 (its ``log_id``, payload = that result's ``internal_ext``) within ``ack_grace``; heartbeats numbered 1, 2, … with
 no gap over 2 x ping-interval + ``heartbeat_grace``; no WebSocket-level pings (TikTok answers none).

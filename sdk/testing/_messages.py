@@ -1,4 +1,4 @@
-"""Message builders: realistic webcast messages for scripting the simulator (protocol.md §5.5, §7.1, §8).
+"""Message builders: realistic webcast messages for scripting the simulator, shaped like the ones TikTok sends.
 
 Each builder returns a :class:`MessageSpec`, an immutable description of one message: its wire method and the
 serialized message without its ``common`` identity. The simulator fills ``common.method``, ``msg_id``, ``room_id``
@@ -230,7 +230,7 @@ def gift(
     group_id: int | None = None,
     first: bool | None = None,
 ) -> MessageSpec:
-    """One ``WebcastGiftMessage``. ``gift_type=1`` is streakable (protocol.md §8): it streaks while ``repeat_end``
+    """One ``WebcastGiftMessage``. ``gift_type=1`` is streakable, as on TikTok: it streaks while ``repeat_end``
     is False. Expensive gifts have another type and arrive once with ``repeat_end`` False (use :func:`gift` with
     ``gift_type=2, repeat_end=False``). ``group_id`` ties the messages of one streak together (default: derived
     from user and gift); ``first`` marks the first message of a streak (default: ``repeat_count == 1``).
@@ -268,7 +268,7 @@ def gift_streak(
 ) -> list[MessageSpec]:
     """A streak of a streakable gift sent ``repeats`` times: ``repeat_count`` 1..``repeats`` while streaking, then
     the end message (``repeat_end``, ``repeat_count=repeats``): ``repeats + 1`` messages, one group id. A gift sent
-    once still gives two messages, start and end (protocol.md §8)."""
+    once still gives two messages, start and end, as TikTok sends it."""
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     sender = _user(user)

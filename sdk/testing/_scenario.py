@@ -5,7 +5,7 @@ A :class:`Scenario` is a tuple of :class:`Step` s; each step is one push frame h
 
 - ``"default"``: a realistic ~20-second show, seeded: joins, comments, likes, gift streaks and an expensive gift,
   follows, shares, rising viewer counts, a battle, a goal, a poll, pause/unpause, then the end of the LIVE;
-- ``"fixtures"``: every captured payload of ``../shared/fixtures/payloads`` (method from its manifest);
+- ``"fixtures"``: every captured payload of a fixtures folder (:func:`fixtures_scenario`; method from its manifest);
 - ``"empty"``: no steps (the socket closes with 1000 right after the enter-room reply).
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
+from tiktok_live._base import BaseEvent, ProtoEvent, UnknownEvent
 from tiktok_live.errors import ScenarioError
 from tiktok_live.testing._messages import (
     MessageSpec,
@@ -217,7 +218,7 @@ def _fixture_roots(explicit: Path | None) -> Iterable[Path]:
         yield Path(env)
     yield Path.cwd().parent / "shared" / "fixtures"
     yield Path.cwd() / "shared" / "fixtures"
-    # A source checkout: <root>/../shared/fixtures beside the project (sdk/testing/ is two levels down).
+    # A source checkout: shared/fixtures beside the project's root folder (sdk/testing/ is two levels down).
     yield Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
 
@@ -225,7 +226,7 @@ def fixtures_scenario(seed: int = 0, host: str = "simulator", *, fixtures_dir: P
     """Every captured payload of the fixtures folder, one per frame, 0.1 s apart, in manifest order.
 
     The folder holds ``manifest.json`` and ``payloads/``; it is ``fixtures_dir`` or ``$TIKTOK_LIVE_FIXTURES``, else
-    ``../shared/fixtures`` (from the working directory or the source checkout). Raises :class:`ScenarioError` when
+    a ``shared/fixtures`` folder beside the working directory or the source checkout. Raises :class:`ScenarioError` when
     none exists. ``seed`` and ``host`` are unused: the payloads are sent exactly as captured.
     """
     del seed, host
@@ -250,32 +251,42 @@ def fixtures_scenario(seed: int = 0, host: str = "simulator", *, fixtures_dir: P
 def recording_scenario(path: str | Path) -> Scenario:
     """The messages of a recording (``tiktok-live record``), frame by frame with their recorded timing.
 
-    Every received ``msg`` frame becomes one step holding its messages exactly as recorded (method and payload;
-    the envelope gets the simulator's ids), so a client of the simulator sees the recorded stream. Raises
-    ``RecordingError`` for a bad file.
+    The recording is read as the recorded client read it, through a protocol session: every received ``msg``
+    frame becomes one step holding its messages (each payload exactly as recorded, under its event class's wire
+    method; the envelope gets the simulator's ids), minus the messages that client dropped as duplicates (TikTok
+    resends recent messages after a reconnect, and the simulator's fresh ids would make them new). Sign bundles
+    only fill the duplicate window, as they did for the client. Raises ``RecordingError`` for a bad file.
     """
-    from tiktok_live._protocol import decode_fetch_result, decode_push_frame, frame_payload
-    from tiktok_live.errors import FrameDecodeError
-    from tiktok_live.recording import FrameRecord, read_recording
+    from tiktok_live._generated.registry import REGISTRY
+    from tiktok_live.protocol import Session
+    from tiktok_live.recording import SignRecord, read_recording
 
     recording = read_recording(path)
+    session = Session(wanted={*REGISTRY.values(), UnknownEvent})  # the messages themselves, no derived events
     steps: list[Step] = []
     previous = 0
     for record in recording.records:
-        if not isinstance(record, FrameRecord) or record.direction != "in":
+        if isinstance(record, SignRecord):
+            session.receive_fetch_result(record.body)
             continue
-        try:
-            push = decode_push_frame(record.data)
-            if push.payload_type != "msg":
-                continue
-            result = decode_fetch_result(frame_payload(push))
-        except FrameDecodeError:
-            continue  # a frame the recorded client skipped too
-        specs = tuple(raw(message.method, message.payload) for message in result.messages)
+        if record.direction != "in":
+            continue
+        specs = tuple(
+            raw(_wire_method(event), event.bytes)
+            for event in session.receive(record.data).events  # unreadable and non-msg frames carry none
+        )
         if specs:
             steps.append(Step(specs, max(0, record.t - previous) / 1000))
             previous = record.t
     return Scenario(f"recording:{Path(path).name}", tuple(steps))
+
+
+def _wire_method(event: BaseEvent) -> str:
+    """The method a message of ``event`` is sent under: an unknown message's own, else its class's first."""
+    if isinstance(event, UnknownEvent):
+        return event.method
+    methods = type(event).METHODS if isinstance(event, ProtoEvent) else ()
+    return methods[0] if methods else type(event).__name__
 
 
 def _empty_scenario(seed: int = 0, host: str = "simulator") -> Scenario:

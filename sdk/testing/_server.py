@@ -1,6 +1,6 @@
 """The simulator: TikTok's web pages, webcast API, sign server and push WebSocket on one local origin.
 
-Routes (all on ``Simulator.url``; protocol.md §2-§4):
+Routes (all on ``Simulator.url``, at TikTok's paths):
 
 - ``GET /@{user}/live``: the live page with its ``SIGI_STATE`` JSON;
 - ``GET /api-live/user/room/``: the user/room API;
@@ -121,7 +121,8 @@ class Simulator:
     ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never).
 
     Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
-    ``connections``, ``frames_sent``, ``ws_pings``; ``on_violation`` is called with each violation as it happens.
+    ``connections``, ``frames_sent``, ``ws_pings`` (and ``sign_requests_waiting`` now); ``on_violation`` is called
+    with each violation as it happens.
     :meth:`sign_counts` gives the sign requests per fixed window.
 
     Many hosts: ``Simulator(users=["a", "b", ...])`` serves every one of them on the one origin, each a
@@ -217,6 +218,9 @@ class Simulator:
         """Every breach of a client duty, one line each, starting with ``violation:``."""
         self.sign_requests: list[SignRequest] = []
         """Every request to the sign server, in order."""
+        self.sign_requests_waiting = 0
+        """Sign requests that arrived and are waiting out ``sign_delay`` (recorded in ``sign_requests`` once
+        answered): lets a test wait until a client is blocked on the sign server."""
         self.rejections: list[HandshakeRejection] = []
         """Every WebSocket upgrade refused (missing User-Agent, missing/used/expired token, wrong room)."""
         self.acks: list[tuple[int, bytes]] = []
@@ -638,10 +642,13 @@ class Simulator:
         arrived = time.time()
         self.sign_windows.count()
         if self.sign_delay > 0:
+            self.sign_requests_waiting += 1
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
             except TimeoutError:
                 pass
+            finally:
+                self.sign_requests_waiting -= 1
         response = self._sign_response(request)
         query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
         request_record = SignRequest(query, "X-Api-Key" in request.headers, response.status, arrived)

@@ -419,6 +419,7 @@ class EventHub:
 
 
 def compact_json(value: object) -> str:
+    """``value`` as JSON without spaces and with non-ASCII text as is (one Server-Sent Events data line)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

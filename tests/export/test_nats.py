@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from tests.export.conftest import ServerProcess, export_rooms, no_warnings_beyond, simulators
 from tests.export.test_sink import SCHEMA_KEYS
 from tests.pool.conftest import bounded, until
+from tests.support import wait_for_condition
 from tiktok_live.events import CommentEvent, ConnectEvent, GiftEvent
 from tiktok_live.export import NatsStreamSink, Record, open_sink
 from tiktok_live.testing import comment, end, gift
@@ -85,7 +86,7 @@ async def test_events_reach_the_room_subjects_in_order_with_the_schema(
 async def test_a_crash_and_restart_mid_run_loses_nothing(
     nats_server: ServerProcess, reader: tuple[Client, JetStreamContext], caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, js = reader
+    nc, js = reader
     count = 400
     async with simulators(1) as (sim,):
         sim.script(*(comment("viewer", str(n)) for n in range(count)), end(), delay=0.004)
@@ -98,7 +99,7 @@ async def test_a_crash_and_restart_mid_run_loses_nothing(
                 await until(lambda: sink.stats.delivered >= count // 4)
                 acknowledged = sink.stats.delivered
                 await nats_server.restart(down_for=0.3)  # SIGKILL, then the same store folder
-                await asyncio.sleep(0.2)
+                await wait_for_condition(lambda: nc.stats["reconnects"] >= 1 and nc.is_connected)
                 assert (await js.stream_info("tiktok-live")).state.messages >= acknowledged
                 await run
     texts = [json.loads(message.data)["data"]["content"] for message in await read_all(js)]

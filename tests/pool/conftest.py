@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 
 import pytest
 
+from tests.support import wait_for_condition
 from tiktok_live.pool import ClientOptions
 from tiktok_live.testing import Simulator
 
@@ -38,10 +39,8 @@ def bounded(seconds: float) -> Callable[[Callable[P, Awaitable[T]]], Callable[P,
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (polled: it reads counters that have no event to wait on)."""
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - polling counters on purpose
-            await asyncio.sleep(0.005)
+    """Wait until ``condition()`` holds, at most ``seconds`` (:func:`tests.support.wait_for_condition`)."""
+    await wait_for_condition(condition, seconds)
 
 
 def room_options(sim: Simulator) -> ClientOptions:

@@ -1,41 +1,48 @@
-"""The sign-rate limiter: token buckets, pauses, cancellation, and reading a sign server's ``/webcast/rate_limits``."""
+"""The sign-rate limiter: token buckets, window budgets, pauses, cancellation, and reading a sign server's
+``/webcast/rate_limits``. Time is a :class:`~tests.support.FakeClock`: no test waits for it or measures it."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
 from tests.pool.conftest import bounded
-from tiktok_live.pool import RATE_LIMITS_PATH, RoomPool, SignLimiter, TokenBucket
+from tests.support import FakeClock, wait_for_condition
+from tiktok_live.pool import RATE_LIMITS_PATH, RoomPool, SignLimiter, TokenBucket, WindowBudget
 
 
 def test_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
-    bucket = TokenBucket(rate=10.0, capacity=2.0)
-    now = time.monotonic()
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10.0, capacity=2.0, clock=clock)
+    now = clock()
     assert bucket.delay(now) == 0
     bucket.take(now)
     bucket.take(now)
     assert bucket.delay(now) == pytest.approx(0.1)
     assert bucket.delay(now + 0.05) == pytest.approx(0.05)
-    assert bucket.delay(now + 10) == 0 and bucket.tokens == pytest.approx(2.0)
-    assert TokenBucket(1.0, 5.0, tokens=0.5).delay(time.monotonic()) == pytest.approx(0.5, abs=0.01)
+    clock.advance(10)
+    assert bucket.delay(clock()) == 0 and bucket.tokens == pytest.approx(2.0)  # full, never beyond
+    half = TokenBucket(1.0, 5.0, tokens=0.5, clock=clock)
+    assert half.delay(clock()) == pytest.approx(0.5)
+    assert half.delay(clock() - 1) == pytest.approx(0.5)  # an earlier reading never refills backwards
     with pytest.raises(ValueError):
         TokenBucket(0.0, 1.0)
 
 
 def test_limits_are_read_from_the_published_windows() -> None:
+    clock = FakeClock()
     limiter = SignLimiter.from_rate_limits(
-        {"day": {"max": 100}, "hour": {"max": 30, "remaining": 2}, "minute": {"max": 5}, "other": {"max": 1}}
+        {"day": {"max": 100}, "hour": {"max": 30, "remaining": 2}, "minute": {"max": 5}, "other": {"max": 1}},
+        clock=clock,
     )
     assert limiter is not None
     rates = sorted((bucket.capacity, round(bucket.rate * 3600, 3)) for bucket in limiter.buckets)
     assert rates == [(5.0, 300.0), (30.0, 30.0), (100.0, round(100 / 24, 3))]
     hour = next(bucket for bucket in limiter.buckets if bucket.capacity == 30)
-    assert hour.tokens == pytest.approx(2.0, abs=0.01)
+    assert hour.tokens == 2.0
     wrapped = SignLimiter.from_rate_limits({"data": {"minute": {"limit": "10"}}})
     assert wrapped is not None and [bucket.capacity for bucket in wrapped.buckets] == [10.0]
     assert SignLimiter.from_rate_limits({"minute": 3}) is not None
@@ -45,33 +52,59 @@ def test_limits_are_read_from_the_published_windows() -> None:
 
 @bounded(5)
 async def test_acquire_paces_requests_in_arrival_order() -> None:
-    limiter = SignLimiter.fixed(rate=20.0, burst=2)
-    order: list[int] = []
+    clock = FakeClock()
+    limiter = SignLimiter.fixed(rate=16.0, burst=2, clock=clock, sleep=clock.sleep)
+    order: list[tuple[int, float]] = []
 
     async def sign(number: int) -> None:
         await limiter.acquire()
-        order.append(number)
+        order.append((number, clock()))
 
-    started = time.monotonic()
     await asyncio.gather(*(sign(number) for number in range(5)))
-    assert order == [0, 1, 2, 3, 4]
-    assert time.monotonic() - started >= 3 / 20 - 0.01  # two from the burst, three at 20/s
-    assert limiter.acquired == 5
+    # Two from the burst at once, then one every 1/16 s, in arrival order.
+    assert order == [(0, 0.0), (1, 0.0), (2, 1 / 16), (3, 2 / 16), (4, 3 / 16)]
+    assert clock.sleeps == [1 / 16] * 3
+    assert limiter.acquired == 5 and limiter.waited == 3 / 16
 
 
 @bounded(5)
 async def test_a_pause_holds_everyone_and_cancelled_waiters_take_nothing() -> None:
-    limiter = SignLimiter()  # unthrottled apart from pauses
-    limiter.pause(0.2)
-    limiter.pause(0.05)  # never shortens
+    clock = FakeClock()
+    release = asyncio.Event()
+    asked: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # records the wait, then holds the waiter until the test lets go
+        asked.append(seconds)
+        await release.wait()
+        clock.advance(seconds)
+
+    limiter = SignLimiter(clock=clock, sleep=sleep)  # unthrottled apart from pauses
+    limiter.pause(0.25)
+    limiter.pause(0.0625)  # never shortens
     waiter = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0.05)
+    await wait_for_condition(lambda: asked == [0.25])
     waiter.cancel()
     await asyncio.wait({waiter})
-    started = time.monotonic()
-    await limiter.acquire()
-    assert time.monotonic() - started >= 0.1
+    assert waiter.cancelled() and limiter.acquired == 0  # the cancelled waiter took nothing
+    clock.advance(0.125)
+    release.set()
+    await limiter.acquire()  # the next waiter gets the lock and waits out what is left of the pause
+    assert asked == [0.25, 0.125]
     assert limiter.acquired == 1 and limiter.pauses == 2
+
+
+@bounded(5)
+async def test_a_pause_is_finite_and_bounded() -> None:
+    clock = FakeClock()
+    limiter = SignLimiter(clock=clock, sleep=clock.sleep)
+    limiter.pause(float("nan"))  # a value that is no number: the default pause
+    await limiter.acquire()
+    limiter.pause(10**9)  # never beyond an hour
+    await limiter.acquire()
+    limiter.pause(-3)  # nothing to wait
+    await limiter.acquire()
+    assert clock.sleeps == [5.0, 3600.0]
+    assert limiter.acquired == 3 and limiter.pauses == 3
 
 
 @pytest.fixture
@@ -130,10 +163,9 @@ async def test_every_pooled_client_signs_through_the_pools_gate() -> None:
 
 
 def test_a_published_window_is_never_exceeded_within_one_window() -> None:
-    from tiktok_live.pool import WindowBudget
-
-    budget = WindowBudget(5, 60.0, tokens=5)
-    now = time.monotonic()
+    clock = FakeClock()
+    budget = WindowBudget(5, 60.0, tokens=5, clock=clock)
+    now = clock()
     taken = 0
     for step in range(600):  # ten seconds in 1/60 s steps, all within the first window
         moment = now + step / 60
@@ -146,11 +178,29 @@ def test_a_published_window_is_never_exceeded_within_one_window() -> None:
 
 
 def test_reset_at_starts_the_next_window_early() -> None:
-    from tiktok_live.pool import WindowBudget
-
-    budget = WindowBudget(10, 3600.0, tokens=0, reset_in=2.0)
-    assert budget.delay(time.monotonic()) == pytest.approx(2.0, abs=0.05)
-    limiter = SignLimiter.from_rate_limits({"minute": {"max": 3, "remaining": 0, "reset_at": time.time() + 1.5}})
+    clock = FakeClock()
+    budget = WindowBudget(10, 3600.0, tokens=0, reset_in=2.0, clock=clock)
+    assert budget.delay(clock()) == pytest.approx(2.0)
+    clock.advance(2.0)
+    assert budget.delay(clock()) == 0 and budget.tokens == 10  # the next window started, full
+    wall = FakeClock(1_700_000_000.0)
+    published = {"minute": {"max": 3, "remaining": 0, "reset_at": wall() + 1.5}}
+    limiter = SignLimiter.from_rate_limits(published, clock=clock, wall_clock=wall)
     assert limiter is not None
     (minute,) = limiter.buckets
-    assert minute.delay(time.monotonic()) == pytest.approx(1.5, abs=0.1)
+    assert minute.delay(clock()) == pytest.approx(1.5)
+    in_ms = SignLimiter.from_rate_limits(
+        {"minute": {"max": 3, "remaining": 0, "reset_at": (wall() + 4) * 1000}}, clock=clock, wall_clock=wall
+    )
+    assert in_ms is not None and in_ms.buckets[0].delay(clock()) == pytest.approx(4.0)  # reset_at in milliseconds
+
+
+@bounded(5)
+async def test_a_window_budget_limiter_waits_for_the_next_window() -> None:
+    clock = FakeClock()
+    limiter = SignLimiter([WindowBudget(2, 60.0, tokens=1, reset_in=10.0, clock=clock)], clock=clock, sleep=clock.sleep)
+    for _ in range(4):
+        await limiter.acquire()
+    # One left in this window; the next window (10 s on) gives two; the fourth waits a whole window more.
+    assert clock.sleeps == pytest.approx([10.0, 60.0])
+    assert limiter.acquired == 4

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import inspect
 import json
-import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.pool.conftest import bounded, room_options, simulators
+from tests.support import FakeClock, wait_for_condition
 from tiktok_live._base import BaseEvent
 from tiktok_live.client import ClientConfig, ReconnectPolicy, TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
@@ -107,7 +107,10 @@ async def test_rooms_are_added_and_removed_at_run_time() -> None:
             assert room.state is RoomState.CONNECTED
         assert room.state is RoomState.REMOVED
         for sim in (first, second):
-            assert not sim.violations
+            # Both rooms were closed mid-show (the simulators loop): a frame in flight when the client closed
+            # cannot have been acked, and which one is a race. Any other duty breach fails the test.
+            in_flight = "needed an ack; the connection closed without one"
+            assert [violation for violation in sim.violations if in_flight not in violation] == []
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -147,7 +150,10 @@ async def test_connect_sequences_respect_max_connecting(limit: int) -> None:
 async def test_reconnect_signs_go_through_the_pool_limiter() -> None:
     async with simulators(1, faults=Faults(drop_after=2, first_connections=2)) as (sim,):
         sim.script(*(comment("viewer", str(n)) for n in range(6)), end())
-        async with RoomPool(sign_rate=4, sign_burst=1, reconnect=FAST_RECONNECT) as pool:
+        clock = FakeClock()  # the limiter's time moves only while it waits
+        async with RoomPool(
+            sign_rate=4, sign_burst=1, reconnect=FAST_RECONNECT, clock=clock, sleep=clock.sleep
+        ) as pool:
             stream = pool.stream(CommentEvent)
             room = pool.add(sim.user, **room_options(sim))
             await pool.wait()
@@ -157,22 +163,22 @@ async def test_reconnect_signs_go_through_the_pool_limiter() -> None:
     assert sim.connections == 3
     (limiter,) = pool.limiters.values()
     assert limiter.acquired == len(sim.sign_requests) == 3
-    assert limiter.waited >= 0.4  # one token per 0.25 s: the two reconnect signs waited for theirs
+    assert clock.sleeps == [0.25, 0.25]  # one token per 0.25 s: the two reconnect signs waited for theirs
 
 
 @bounded(15)
 async def test_a_rate_limited_sign_pauses_the_key() -> None:
     async with simulators(1, sign_status=429, sign_fail_times=1, sign_retry_after=0.2) as (sim,):
         sim.script(end())
-        async with RoomPool() as pool:
+        clock = FakeClock()  # the limiter's time moves only while it waits
+        async with RoomPool(clock=clock, sleep=clock.sleep) as pool:
             room = pool.add(sim.user, **room_options(sim))
-            started = time.monotonic()
             await pool.wait()
     assert room.state is RoomState.ENDED
     assert [request.status for request in sim.sign_requests] == [429, 200]
     (limiter,) = pool.limiters.values()
     assert limiter.pauses == 1 and not limiter.buckets  # the simulator publishes no limits: 404, unthrottled
-    assert time.monotonic() - started >= 0.2
+    assert clock.sleeps == [pytest.approx(0.2)]  # the retry waited out the pause (Retry-After) at the limiter
 
 
 @bounded(15)
@@ -213,11 +219,10 @@ async def test_close_cancels_rooms_that_are_still_connecting() -> None:
         for sim in sims:
             pool.add(sim.user, **room_options(sim))
         await pool.start()
-        await asyncio.sleep(0.2)  # both rooms are now waiting for the (slow) sign server
-        assert [room.state for room in pool] == [RoomState.CONNECTING] * 2
-        started = time.monotonic()
-        await pool.close()
-        assert time.monotonic() - started < 5
+        await wait_for_condition(lambda: sum(sim.sign_requests_waiting for sim in sims) == 2)
+        assert [room.state for room in pool] == [RoomState.CONNECTING] * 2  # both wait for the slow sign server
+        async with asyncio.timeout(5):  # well before the sign server would answer (30 s)
+            await pool.close()
         assert [room.state for room in pool] == [RoomState.REMOVED] * 2
         assert [item async for item in stream] == []
         await pool.close()  # twice is fine
@@ -230,7 +235,7 @@ async def test_cancelling_remove_leaves_the_pool_consistent() -> None:
     async with simulators(1, sign_delay=30) as (sim,):
         async with RoomPool() as pool:
             room = pool.add(sim.user, **room_options(sim))
-            await asyncio.sleep(0.1)
+            await wait_for_condition(lambda: sim.sign_requests_waiting == 1)
             remover = asyncio.create_task(pool.remove(sim.user))
             await asyncio.sleep(0)
             remover.cancel()

@@ -8,6 +8,8 @@ absent.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,13 @@ def manifest() -> dict[str, Any]:
     if loaded is None:
         pytest.skip(MISSING_FIXTURES)
     return loaded
+
+
+@pytest.fixture
+def quiet_decode_warnings() -> Iterator[None]:
+    """Corrupt payloads log a warning each (by method and size); keep the output of property tests readable."""
+    logger = logging.getLogger("tiktok_live")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from tests.support import wait_for_condition
 from tiktok_live import (
     AgeRestrictedError,
     ReconnectPolicy,
@@ -137,14 +138,29 @@ async def test_every_event_kind_arrives_typed_with_the_sent_values() -> None:
 
 async def test_acks_heartbeats_and_enter_room_follow_the_protocol() -> None:
     async with _sim() as sim:
-        sim.script(comment("alice", "one"), frame(comment("bob", "two"), delay=0.3), end())
+        sim.script(comment("alice", "one"), comment("bob", "two"), frame(end(), delay=30.0))
         client = sim.client()
-        await asyncio.wait_for(client.connect(), TIMEOUT)
+        await client.start()
+        await wait_for_condition(lambda: len(sim.acks) == 2 and len(sim.heartbeats) >= 3, TIMEOUT)
+        await client.disconnect()
         await asyncio.wait_for(sim.wait_idle(), TIMEOUT)
     assert sim.violations == []
     assert len(sim.enter_room) == 1 and sim.enter_room[0].room_id == client.room_id
-    assert len(sim.acks) >= 3
-    assert len(sim.heartbeats) >= 2
+    assert [seq for _, seq in sim.heartbeats][:3] == [1, 2, 3]
+
+
+async def test_heartbeats_start_over_on_every_socket() -> None:
+    """Regression: after a reconnect the heartbeat sequence went on from the old socket's (TikTok expects 1)."""
+    async with _sim(faults=Faults(silent_after=1, first_connections=1)) as sim:
+        sim.script(comment("a", "0"), comment("a", "1"), frame(comment("a", "2"), delay=0.5), end())
+        client = sim.client(reconnect=FAST, watchdog_timeout=1.0)  # silence and the delay: 20 and 10 heartbeats
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+        await asyncio.wait_for(sim.wait_idle(), TIMEOUT)
+    assert sim.connections == 2
+    seqs = [seq for _, seq in sim.heartbeats]
+    restart = seqs.index(1, 1)  # the second socket's first heartbeat
+    assert seqs[:restart] == list(range(1, restart + 1)) and restart >= 1
+    assert sim.violations == []
 
 
 async def test_lazy_dispatch_decodes_only_what_someone_listens_to() -> None:
@@ -283,8 +299,10 @@ async def test_cancelling_connect_closes_cleanly() -> None:
     async with _sim() as sim:
         sim.script(comment("a", "x"), frame(comment("a", "y"), delay=30.0))
         client = sim.client()
+        seen: list[CommentEvent] = []
+        client.add_listener(CommentEvent, seen.append)
         task = asyncio.create_task(client.connect())
-        await asyncio.sleep(0.5)
+        await wait_for_condition(lambda: len(seen) == 1 and client.connected, TIMEOUT)  # mid-show
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError, Message
 
 from tests.sdk.conftest import MANIFEST_PATH, MISSING_FIXTURES, item_id, load_manifest, manifest_items
 from tiktok_live._base import ProtoEvent, UnknownEvent
+from tiktok_live._derived import DERIVED
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
 from tiktok_live._generated.registry import REGISTRY
 from tiktok_live._protocol import (
@@ -28,6 +29,7 @@ from tiktok_live._protocol import (
     frame_header,
     frame_payload,
 )
+from tiktok_live.protocol import Session
 
 if not MANIFEST_PATH.is_file():
     pytest.skip(MISSING_FIXTURES, allow_module_level=True)
@@ -37,6 +39,7 @@ ITEMS = manifest_items()
 FRAMES: list[dict[str, Any]] = list(MANIFEST.get("frames", []))
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
+DERIVED_CLASSES = frozenset(cls for classes in DERIVED.values() for cls in classes)
 ELLIPSIS = "\u2026"
 """Long strings in the manifest are cut to a prefix ending in an ellipsis."""
 
@@ -327,7 +330,7 @@ def test_payload_fixture(item: dict[str, Any]) -> None:
         _check_scalars(item, event, where)
 
 
-# ── Frames and fetch results. ───────────────────────────────────────────────────────────────────────────────────
+# ── Frames and fetch results: frame functions on the captured bytes, then a session reading them. ───────────────────
 
 FRAME_FIELDS: Mapping[str, Callable[[transport_pb2.PushFrame], object]] = {
     "seq_id": lambda frame: frame.seq_id,
@@ -416,20 +419,43 @@ def test_frame_fixture(entry: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("entry", FRAMES, ids=item_id)
+def test_frame_through_a_session(entry: dict[str, Any]) -> None:
+    """Each frame as a client reads it: one protocol session (a fetch result alone: as a sign bundle's messages)."""
+    data = (MANIFEST_PATH.parent / entry["file"]).read_bytes()
+    expected: dict[str, Any] = entry["expected_fetch_result"]
+    session = Session()
+    received = session.receive(data) if entry["kind"] == "push_frame" else session.receive_fetch_result(data)
+    assert received.error is None
+    assert (received.cursor, received.internal_ext) == (expected["cursor"], expected["internal_ext"])
+    assert received.messages == len(expected["messages"]) and received.duplicates == 0
+    if entry["kind"] == "push_frame" and expected["need_ack"]:
+        assert received.ack is not None
+        ack = transport_pb2.PushFrame.FromString(received.ack)
+        assert (ack.payload_type, ack.log_id) == ("ack", int(entry["expected_frame"]["log_id"]))
+        assert ack.payload == (expected["internal_ext"] or "-").encode()
+    else:
+        assert received.ack is None
+    sources = [event for event in received.events if type(event) not in DERIVED_CLASSES]
+    assert [event.msg_id for event in sources] == [int(message["msg_id"]) for message in expected["messages"]]
+
+
+@pytest.mark.parametrize("entry", FRAMES, ids=item_id)
 def test_frame_inner_messages_never_raise(entry: dict[str, Any]) -> None:
     """The inner payloads are Douyin's (another schema): each decodes, or becomes an UnknownEvent saying why."""
     data = (MANIFEST_PATH.parent / entry["file"]).read_bytes()
-    payload = frame_payload(decode_push_frame(data)) if entry["kind"] == "push_frame" else data
-    result = decode_fetch_result(payload)
-    assert result.messages
-    for message in result.messages:
-        event = decode_message(message.method, message.payload)
-        assert event.bytes == message.payload
-        registered = REGISTRY.get(message.method)
+    session = Session(wanted={*REGISTRY.values(), UnknownEvent})  # the messages themselves, not derived events
+    received = session.receive(data) if entry["kind"] == "push_frame" else session.receive_fetch_result(data)
+    messages = entry["expected_fetch_result"]["messages"]
+    assert len(received.events) == len(messages) > 0
+    for want, event in zip(messages, received.events, strict=True):
+        method = want["method"]
+        assert len(event.bytes) == want["payload_len"] and event.msg_id == int(want["msg_id"])
+        registered = REGISTRY.get(method)
         if registered is None:
             assert isinstance(event, UnknownEvent) and event.decode_error is None
-            assert event.method == message.method
+            assert event.method == method
         elif isinstance(event, UnknownEvent):
-            assert isinstance(event.decode_error, DecodeError), f"{message.method}: {event!r}"
+            assert isinstance(event.decode_error, DecodeError), f"{method}: {event!r}"
+            assert event.method == method
         else:
             assert type(event) is registered

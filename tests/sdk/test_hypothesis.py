@@ -6,8 +6,6 @@ Examples are derandomized (a fixed seed per test) and no example database is wri
 from __future__ import annotations
 
 import gzip
-import logging
-from collections.abc import Iterator
 from typing import Any, TypeAlias
 
 import pytest
@@ -34,15 +32,7 @@ METHODS = sorted(REGISTRY)
 Field: TypeAlias = Any
 """A field descriptor: the pure-Python and the upb descriptor classes have different stubs."""
 
-
-@pytest.fixture(autouse=True)
-def _quiet_decode_warnings() -> Iterator[None]:
-    """Most arbitrary payloads fail to decode and log a warning each; keep the test output readable."""
-    logger = logging.getLogger("tiktok_live")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_decode_warnings")
 
 
 @SETTINGS

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tiktok_live.client
+from tests.sdk.frames import fetch_result, msg_frame, wire
 from tiktok_live import TikTokLiveClient
 from tiktok_live.events import CommentEvent, GiftEvent, LiveEndEvent
 from tiktok_live.jsonl import event_to_dict
@@ -128,6 +129,29 @@ def test_bad_recordings_raise_recording_error(tmp_path: Path, content: bytes | N
         path.write_bytes(content)
     with pytest.raises(RecordingError, match=message):
         read_recording(path)
+
+
+def test_a_served_recording_leaves_out_what_the_recorded_client_dropped(tmp_path: Path) -> None:
+    """Regression: messages TikTok resent after a reconnect were served again (with the simulator's fresh ids, so
+    no client could drop them); a recording is now read through a protocol session, as the client read it."""
+    path = tmp_path / "resent.gz"
+    history = [wire(comment("alice", "in the bundle"), 1)]
+    first = [wire(comment("bob", "one"), 2), wire(comment("carol", "two"), 3)]
+    again = [*history, *first, wire(comment("dave", "three"), 4)]  # the second socket resends recent messages
+    with Recorder(path, unique_id="streamer") as recorder:
+        recorder.sign(7, fetch_result(history, cursor="c-0"), {})
+        recorder.frame("in", msg_frame(first, cursor="c-1", need_ack=True, log_id=1))
+        recorder.frame("out", b"an ack")
+        recorder.frame("in", b"\xff\xff garbage")
+        recorder.sign(7, fetch_result(first, cursor="c-1"), {})
+        recorder.frame("in", msg_frame(again, cursor="c-2", log_id=2))
+        recorder.frame("in", msg_frame(first, cursor="c-2", log_id=3))  # nothing new: no step
+    scenario = recording_scenario(path)
+    assert [[spec.template for spec in step.messages] for step in scenario.steps] == [
+        [first[0].payload, first[1].payload],
+        [again[3].payload],
+    ]
+    assert {spec.method for step in scenario.steps for spec in step.messages} == {"WebcastChatMessage"}
 
 
 # ── Hostile recordings: a RecordingError naming the line, bounded memory, bounded waits. ──────────────────────────

@@ -1,7 +1,8 @@
 """Helpers for the simulator's own tests: a raw aiohttp client that plays (or skips) the client's duties.
 
-These tests drive the simulator with plain aiohttp on 127.0.0.1 (never the tiktok_live client) and decode frames
-with ``tiktok_live._protocol``. Every network wait is bounded (:func:`within`).
+These tests drive the simulator with plain aiohttp on 127.0.0.1 (never the tiktok_live client). Every frame they
+receive goes through a :class:`~tiktok_live.protocol.Session`, which also builds the dutiful client's enter-room,
+heartbeat and ack frames. Every network wait is bounded (:func:`within`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import TypedDict, TypeVar
 import aiohttp
 import pytest
 
+from tiktok_live import protocol
+from tiktok_live._base import BaseEvent
 from tiktok_live._generated.pb import transport_pb2, webcast_pb2
-from tiktok_live._protocol import decode_fetch_result, decode_push_frame, frame_payload
+from tiktok_live._protocol import decode_fetch_result, decode_push_frame
 from tiktok_live.errors import FrameDecodeError
+from tiktok_live.events import CommentEvent
 from tiktok_live.testing import Simulator
 
 T = TypeVar("T")
@@ -37,8 +41,6 @@ class FastOptions(TypedDict):
 FAST: FastOptions = {"ping_interval": 0.05, "heartbeat_grace": 0.5, "ack_grace": 1.0, "enter_room_timeout": 0.5}
 """Simulator options that make the duty deadlines short, for tests."""
 
-Message = webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage
-
 
 async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:
     """``awaitable``, failing the test if it takes longer than ``seconds``."""
@@ -47,24 +49,43 @@ async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:
 
 @dataclass
 class Received:
-    """What a raw client saw on one connection."""
+    """What a raw client saw on one connection: every binary message as its protocol session read it."""
 
+    session: protocol.Session
+    """The session that read the connection; pass it to the next ``run`` to resume as a client does."""
+    results: list[protocol.Received] = field(default_factory=list)
+    """What the session made of each binary message, in order (``msg`` and other frames, unreadable ones too)."""
     frames: list[transport_pb2.PushFrame] = field(default_factory=list)
-    results: list[webcast_pb2.ProtoMessageFetchResult] = field(default_factory=list)
-    garbage: list[bytes] = field(default_factory=list)
-    broken: list[transport_pb2.PushFrame] = field(default_factory=list)
+    """Every binary message that parses as a push frame, as sent (for checks of the simulator's frame layout)."""
+    unreadable: list[bytes] = field(default_factory=list)
+    """Binary messages the session could not read (garbage, truncated gzip), as received."""
     close_code: int | None = None
     handshake_options: str = ""
 
     @property
-    def messages(self) -> list[Message]:
-        """Every message of every decoded ``msg`` frame, in order."""
-        return [message for result in self.results for message in result.messages]
+    def events(self) -> list[BaseEvent]:
+        """Every event of every frame, in order (the session dropped duplicates)."""
+        return [event for result in self.results for event in result.events]
+
+    @property
+    def batches(self) -> list[protocol.Received]:
+        """The results of the readable ``msg`` frames, in order."""
+        return [result for result in self.results if result.error is None and result.payload_type == "msg"]
+
+    @property
+    def messages(self) -> int:
+        """Messages the readable ``msg`` frames carried, duplicates included."""
+        return sum(result.messages for result in self.batches)
 
     @property
     def types(self) -> list[str]:
-        """The payload_type of every frame, in order."""
-        return [frame.payload_type for frame in self.frames]
+        """The payload_type of every readable frame, in order."""
+        return [result.payload_type for result in self.results if result.error is None]
+
+    @property
+    def texts(self) -> list[str]:
+        """The text of every comment event, in order."""
+        return [event.comment for event in self.events if isinstance(event, CommentEvent)]
 
 
 @dataclass
@@ -78,6 +99,8 @@ class RawClient:
     heartbeat: bool = True
     ack: bool = True
     heartbeat_interval: float | None = None
+    wanted: frozenset[type[BaseEvent]] | None = None
+    """The event classes a new protocol session decodes (None: every class, derived events included)."""
 
     async def sign(self, **params: str) -> tuple[webcast_pb2.ProtoMessageFetchResult, Mapping[str, str]]:
         """Ask the sign server for a bundle; returns the parsed result and the response headers."""
@@ -96,13 +119,15 @@ class RawClient:
         self,
         result: webcast_pb2.ProtoMessageFetchResult | None = None,
         *,
+        session: protocol.Session | None = None,
         stop_after_messages: int | None = None,
         **extra: str,
     ) -> Received:
         """Connect with ``result`` (signing first if None), do the enabled duties and read until the server
-        closes, or close ourselves after ``stop_after_messages`` messages."""
+        closes, or close ourselves after ``stop_after_messages`` messages. Frames go through ``session`` (a new
+        one if None): pass the previous connection's to resume with its duplicate window, as a client does."""
         bundle = result if result is not None else (await within(self.sign()))[0]
-        received = Received()
+        received = Received(session if session is not None else protocol.Session(self.wanted))
         ws = await within(
             self.session.ws_connect(
                 bundle.push_server, params=self.ws_params(bundle, **extra), headers={"User-Agent": self.user_agent}
@@ -112,9 +137,9 @@ class RawClient:
         beats: asyncio.Task[None] | None = None
         try:
             if self.enter:
-                await ws.send_bytes(enter_room_frame(self.sim.room_id))
+                await ws.send_bytes(received.session.enter_room(self.sim.room_id))
             if self.heartbeat:
-                beats = asyncio.create_task(self._beat(ws))
+                beats = asyncio.create_task(self._beat(ws, received.session))
             await within(self._read(ws, received, stop_after_messages))
         finally:
             if beats is not None:
@@ -125,40 +150,32 @@ class RawClient:
         received.close_code = ws.close_code
         return received
 
-    async def _beat(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _beat(self, ws: aiohttp.ClientWebSocketResponse, session: protocol.Session) -> None:
         interval = self.heartbeat_interval or self.sim.ping_interval
-        seq = 0
         while not ws.closed:
-            seq += 1
-            await ws.send_bytes(heartbeat_frame(self.sim.room_id, seq))
-            await asyncio.sleep(interval)
+            await ws.send_bytes(session.heartbeat(self.sim.room_id))
+            await asyncio.sleep(interval)  # the heartbeat period (a duty), not a wait for something to happen
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse, received: Received, stop_after: int | None) -> None:
         async for message in ws:
             assert message.type is aiohttp.WSMsgType.BINARY, message
             data: bytes = message.data
-            try:
-                frame = decode_push_frame(data)
-            except FrameDecodeError:
-                received.garbage.append(data)
-                continue
-            received.frames.append(frame)
-            if frame.payload_type != "msg":
-                continue
-            try:
-                result = decode_fetch_result(frame_payload(frame))
-            except FrameDecodeError:
-                received.broken.append(frame)
-                continue
-            if result.need_ack and self.ack:
-                await ws.send_bytes(ack_frame(frame.log_id, result.internal_ext.encode()))
+            with contextlib.suppress(FrameDecodeError):
+                received.frames.append(decode_push_frame(data))
+            result = received.session.receive(data)
             received.results.append(result)
-            if stop_after is not None and len(received.messages) >= stop_after:
+            if result.error is not None:
+                received.unreadable.append(data)
+                continue
+            if result.ack is not None and self.ack:
+                await ws.send_bytes(result.ack)
+            if stop_after is not None and received.messages >= stop_after:
                 return
 
 
 def enter_room_frame(room_id: int, **fields: object) -> bytes:
-    """A client enter-room frame (protocol.md §6.1); ``fields`` override the EnterRoomMessage."""
+    """A hand-built enter-room frame, for provoking violations (a dutiful client uses ``Session.enter_room``);
+    ``fields`` override the EnterRoomMessage."""
     values: dict[str, object] = {"room_id": room_id, "live_id": 12, "identity": "audience", "filter_welcome_msg": "0"}
     values.update(fields)
     enter = transport_pb2.EnterRoomMessage(**values)  # type: ignore[arg-type]
@@ -169,7 +186,7 @@ def enter_room_frame(room_id: int, **fields: object) -> bytes:
 
 
 def heartbeat_frame(room_id: int, seq: int) -> bytes:
-    """A client heartbeat frame (protocol.md §6.2)."""
+    """A hand-built heartbeat frame with any sequence number, for provoking violations."""
     beat = transport_pb2.HeartbeatMessage(room_id=room_id, send_packet_seq_id=seq)
     return transport_pb2.PushFrame(
         payload_type="hb", payload_encoding="pb", payload=beat.SerializeToString()
@@ -177,7 +194,7 @@ def heartbeat_frame(room_id: int, seq: int) -> bytes:
 
 
 def ack_frame(log_id: int, payload: bytes) -> bytes:
-    """A client ack frame (protocol.md §6.3)."""
+    """A hand-built ack frame with any log id and payload, for provoking violations."""
     return transport_pb2.PushFrame(
         payload_type="ack", payload_encoding="pb", log_id=log_id, payload=payload
     ).SerializeToString()

@@ -9,20 +9,13 @@ import pytest
 
 from tests.testing.conftest import FAST, UA, RawClient, Received, enter_room_frame, within
 from tiktok_live._base import UnknownEvent
-from tiktok_live._generated.pb import webcast_pb2
-from tiktok_live._protocol import decode_message, decode_push_frame, frame_header, frame_payload
+from tiktok_live._protocol import decode_push_frame, frame_header, frame_payload
 from tiktok_live.errors import FrameDecodeError
+from tiktok_live.events import CommentEvent
+from tiktok_live.protocol import Session
 from tiktok_live.testing import GARBAGE_FRAME, UNKNOWN_METHOD, Faults, Simulator, comment, frame
 
 WORDS = ["one", "two", "three", "four", "five"]
-
-
-def texts(received: Received) -> list[str]:
-    return [
-        webcast_pb2.WebcastChatMessage.FromString(message.payload).content
-        for message in received.messages
-        if message.method == "WebcastChatMessage"
-    ]
 
 
 async def play(session: aiohttp.ClientSession, faults: Faults, **options: object) -> tuple[Simulator, Received]:
@@ -36,7 +29,7 @@ async def play(session: aiohttp.ClientSession, faults: Faults, **options: object
 
 async def test_drop_without_close_frame(session: aiohttp.ClientSession) -> None:
     sim, received = await play(session, Faults(drop_after=2))
-    assert texts(received) == WORDS[:2]
+    assert received.texts == WORDS[:2]
     assert received.close_code == 1006  # no close frame: aiohttp reports an abnormal closure
     assert sim.violations == []  # the server dropped it: no duty is blamed on the client
 
@@ -44,7 +37,7 @@ async def test_drop_without_close_frame(session: aiohttp.ClientSession) -> None:
 @pytest.mark.parametrize("code", [1011, 4000])
 async def test_drop_with_close_code(session: aiohttp.ClientSession, code: int) -> None:
     sim, received = await play(session, Faults(drop_after=3, drop_code=code))
-    assert texts(received) == WORDS[:3]
+    assert received.texts == WORDS[:3]
     assert received.close_code == code
     assert sim.violations == []
 
@@ -56,7 +49,8 @@ async def test_silent_after(session: aiohttp.ClientSession) -> None:
         params = RawClient(session, sim).ws_params(result)
         async with session.ws_connect(result.push_server, params=params, headers={"User-Agent": UA}) as ws:
             await ws.send_bytes(enter_room_frame(sim.room_id))
-            types = [decode_push_frame((await within(ws.receive())).data).payload_type for _ in range(3)]
+            reader = Session()
+            types = [reader.receive((await within(ws.receive())).data).payload_type for _ in range(3)]
             assert types == ["im_enter_room_resp", "msg", "msg"]
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(ws.receive(), 0.3)  # nothing more: no frame, no close
@@ -65,20 +59,25 @@ async def test_silent_after(session: aiohttp.ClientSession) -> None:
 
 async def test_garbage_frame(session: aiohttp.ClientSession) -> None:
     sim, received = await play(session, Faults(garbage_frame_at=1))
-    assert received.garbage == [GARBAGE_FRAME]
-    assert texts(received) == WORDS
+    assert received.unreadable == [GARBAGE_FRAME]
+    (error,) = [result.error for result in received.results if result.error is not None]
+    assert "not a push frame" in str(error)
+    assert received.texts == WORDS
     assert received.close_code == 1000
     assert sim.violations == []
 
 
 async def test_truncated_gzip_frame(session: aiohttp.ClientSession) -> None:
     sim, received = await play(session, Faults(truncated_gzip_at=2))
-    (broken,) = received.broken
+    (data,) = received.unreadable
+    (error,) = [result.error for result in received.results if result.error is not None]
+    assert "truncated" in str(error)
+    broken = decode_push_frame(data)  # the frame itself is whole; its gzip payload is cut
     assert broken.payload_type == "msg"
     assert frame_header(broken, "compress_type") == "gzip"
     with pytest.raises(FrameDecodeError, match="truncated"):
         frame_payload(broken)
-    assert texts(received) == WORDS  # the real frame for step 2 follows it
+    assert received.texts == WORDS  # the real frame for step 2 follows it
     assert sim.violations == []  # no ack is expected for a frame the client cannot read
 
 
@@ -86,30 +85,31 @@ async def test_corrupt_message(session: aiohttp.ClientSession) -> None:
     async with Simulator(faults=Faults(corrupt_message_at=0, corrupt_index=1), **FAST) as sim:
         sim.script(frame(comment("a", "fine"), comment("b", "broken"), comment("c", "fine too")))
         received = await within(RawClient(session, sim).run())
-    events = [decode_message(m.method, m.payload) for m in received.messages]
+    events = received.events
     assert [type(e).__name__ for e in events] == ["CommentEvent", "UnknownEvent", "CommentEvent"]
     unknown = events[1]
     assert isinstance(unknown, UnknownEvent)
     assert unknown.method == "WebcastChatMessage"
-    assert unknown.decode_error is not None
+    assert unknown.decode_error is not None and unknown.msg_id
 
 
 async def test_unknown_method(session: aiohttp.ClientSession) -> None:
     sim, received = await play(session, Faults(unknown_method_at=3))
-    result = received.results[3]
-    assert [m.method for m in result.messages] == ["WebcastChatMessage", UNKNOWN_METHOD]
-    event = decode_message(UNKNOWN_METHOD, result.messages[1].payload)
-    assert isinstance(event, UnknownEvent)
-    assert event.decode_error is None
-    assert texts(received) == WORDS
+    batch = received.batches[3]
+    assert [type(event) for event in batch.events] == [CommentEvent, UnknownEvent]
+    event = batch.events[1]
+    assert isinstance(event, UnknownEvent) and event.method == UNKNOWN_METHOD
+    assert event.decode_error is None and event.msg_id
+    assert received.texts == WORDS
     assert sim.violations == []
 
 
 async def test_duplicate_msg_ids(session: aiohttp.ClientSession) -> None:
     sim, received = await play(session, Faults(duplicate_msg_ids_at=1))
-    assert texts(received) == ["one", "two", "two", "three", "four", "five"]
-    first, again = received.results[1], received.results[2]
-    assert [m.msg_id for m in first.messages] == [m.msg_id for m in again.messages]
+    assert received.texts == WORDS  # the session dropped the second copy
+    first, again = received.batches[1], received.batches[2]
+    assert (first.messages, first.duplicates, again.messages, again.duplicates) == (1, 0, 1, 1)
+    assert again.events == () and first.ack is not None and again.ack is not None
     msg_frames = [f for f in received.frames if f.payload_type == "msg"]
     assert msg_frames[1].log_id != msg_frames[2].log_id
     assert sim.violations == []  # both frames were acked
@@ -120,13 +120,13 @@ async def test_faults_on_the_first_connection_only_and_resume(session: aiohttp.C
         sim.script(*(comment("alice", word) for word in WORDS))
         client = RawClient(session, sim)
         first = await within(client.run())
-        cursor = first.results[-1].cursor
+        cursor = first.session.cursor
         result, _ = await within(client.sign(cursor=cursor))
-        second = await within(client.run(result, cursor=cursor))
+        second = await within(client.run(result, session=first.session, cursor=cursor))
         await within(sim.wait_idle())
     assert first.close_code == 1006
     assert second.close_code == 1000
-    assert texts(first) + texts(second) == WORDS  # every scripted message exactly once
+    assert first.texts + second.texts == WORDS  # every scripted message exactly once
     assert sim.violations == []
 
 
@@ -135,12 +135,13 @@ async def test_faults_on_every_connection(session: aiohttp.ClientSession) -> Non
         sim.script(*(comment("alice", word) for word in WORDS))
         client = RawClient(session, sim)
         seen: list[str] = []
-        cursor = ""
+        reader = Session()
         for _ in range(3):
+            cursor = reader.cursor
             result, _ = await within(client.sign(cursor=cursor))
-            received = await within(client.run(result, cursor=cursor) if cursor else client.run(result))
-            seen += texts(received)
-            cursor = received.results[-1].cursor
+            extra = {"cursor": cursor} if cursor else {}
+            received = await within(client.run(result, session=reader, **extra))
+            seen += received.texts
     assert seen == WORDS
     assert received.close_code == 1000  # the last connection ran out of script: a normal end
 

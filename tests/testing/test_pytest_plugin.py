@@ -23,7 +23,7 @@ async def test_marker_options_and_script(tiktok_live_simulator: Simulator) -> No
     sim.script(comment("alice", "hi"), end())
     async with aiohttp.ClientSession() as session:
         received = await within(RawClient(session, sim).run())
-    assert [m.method for m in received.messages] == ["WebcastChatMessage", "WebcastControlMessage"]
+    assert [event.type for event in received.events] == ["CommentEvent", "ControlEvent", "LiveEndEvent"]
     assert received.close_code == 1000
 
 

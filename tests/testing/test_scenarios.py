@@ -12,6 +12,7 @@ from tests.testing.conftest import FAST, RawClient, within
 from tiktok_live._base import BaseEvent, UnknownEvent
 from tiktok_live._derived import FollowEvent, LiveEndEvent, LivePauseEvent, LiveUnpauseEvent, ShareEvent, derive
 from tiktok_live._generated.pb import webcast_pb2
+from tiktok_live._generated.registry import REGISTRY
 from tiktok_live._protocol import decode_message
 from tiktok_live.events import (
     CommentEvent,
@@ -272,20 +273,24 @@ async def test_default_scenario_plays_to_a_dutiful_client(session: aiohttp.Clien
         await within(sim.wait_idle())
     assert received.close_code == 1000
     assert sim.violations == []
-    assert len(received.messages) == default_scenario().message_count
-    events = [decode_message(m.method, m.payload) for m in received.messages]
+    assert received.messages == default_scenario().message_count
+    events = received.events
     assert not [e for e in events if isinstance(e, UnknownEvent)]
-    assert isinstance(events[-1], ControlEvent) and events[-1].ends_stream
+    assert isinstance(events[-2], ControlEvent) and events[-2].ends_stream
+    assert isinstance(events[-1], LiveEndEvent) and received.session.ended
 
 
 async def test_fixtures_scenario_plays_every_payload(session: aiohttp.ClientSession) -> None:
     if not (SHARED_FIXTURES / "manifest.json").is_file():
         pytest.skip(f"captured fixtures not found at {SHARED_FIXTURES}")
+    wanted = frozenset({*REGISTRY.values(), UnknownEvent})  # the messages themselves, no derived events
     async with Simulator(**FAST) as sim:
         sim.use_scenario(fixtures_scenario(fixtures_dir=SHARED_FIXTURES), speed=100)
-        received = await within(RawClient(session, sim).run())
+        received = await within(RawClient(session, sim, wanted=wanted).run())
         await within(sim.wait_idle())
     expected = [spec for step in sim.steps for spec in step.messages]
-    assert [(m.method, m.payload) for m in received.messages] == [(s.method, s.template) for s in expected]
+    assert [(type(event), event.bytes) for event in received.events] == [
+        (REGISTRY.get(spec.method, UnknownEvent), spec.template) for spec in expected
+    ]
     assert received.close_code == 1000
     assert sim.violations == []

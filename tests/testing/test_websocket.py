@@ -1,4 +1,8 @@
-"""The push WebSocket: handshake, frames, and the client-duty checks (protocol.md §4-§6)."""
+"""The push WebSocket: handshake, frames, and the client-duty checks (protocol.md §4-§6).
+
+Frames are read with :class:`tiktok_live.protocol.Session`; frame functions appear only where a test checks the
+simulator's frame layout itself.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,21 @@ import gzip
 import aiohttp
 import pytest
 
+from tests.support import wait_for_condition
 from tests.testing.conftest import (
     FAST,
     UA,
     RawClient,
-    Received,
     ack_frame,
     enter_room_frame,
     heartbeat_frame,
     within,
 )
-from tiktok_live._base import UnknownEvent
-from tiktok_live._generated.pb import transport_pb2, webcast_pb2
-from tiktok_live._protocol import decode_fetch_result, decode_message, decode_push_frame, frame_header, frame_payload
+from tiktok_live._generated.pb import transport_pb2
+from tiktok_live._protocol import decode_fetch_result, frame_header, frame_payload
+from tiktok_live.events import CommentEvent, ControlEvent, GiftEvent, LikeEvent, LiveEndEvent
+from tiktok_live.protocol import Session
 from tiktok_live.testing import Simulator, comment, end, frame, gift_streak, like
-
-
-def texts(received: Received) -> list[str]:
-    return [
-        webcast_pb2.WebcastChatMessage.FromString(message.payload).content
-        for message in received.messages
-        if message.method == "WebcastChatMessage"
-    ]
 
 
 async def connect_expecting_rejection(
@@ -79,12 +76,12 @@ async def test_token_is_one_use(raw: RawClient, sim: Simulator, session: aiohttp
 
 
 async def test_token_expires(raw: RawClient, sim: Simulator, session: aiohttp.ClientSession) -> None:
-    sim.token_ttl = 0.0
+    sim.token_ttl = -1.0  # expired when issued: nothing to wait for
     result, _ = await within(raw.sign())
-    await asyncio.sleep(0.01)
     error = await connect_expecting_rejection(session, result.push_server, raw.ws_params(result), {"User-Agent": UA})
     assert error.headers is not None
     assert error.headers["handshake-msg"] == "illegal secret key"
+    assert "expired" in sim.rejections[-1].reason
 
 
 async def test_wrong_room_is_rejected(raw: RawClient, session: aiohttp.ClientSession) -> None:
@@ -117,62 +114,66 @@ async def test_dutiful_client_gets_every_message_once(raw: RawClient, sim: Simul
     assert received.close_code == 1000
     assert received.types[0] == "im_enter_room_resp"
     assert received.types[1:] == ["msg"] * 6
-    assert [m.method for m in received.messages] == [
-        "WebcastChatMessage",
-        "WebcastLikeMessage",
-        "WebcastChatMessage",
-        "WebcastGiftMessage",
-        "WebcastGiftMessage",
-        "WebcastGiftMessage",
-        "WebcastControlMessage",
+    assert [type(event) for event in received.events] == [
+        CommentEvent,
+        LikeEvent,
+        CommentEvent,
+        GiftEvent,
+        GiftEvent,
+        GiftEvent,
+        ControlEvent,
+        LiveEndEvent,
     ]
-    assert texts(received) == ["hi", "hey"]
-    msg_ids = [m.msg_id for m in received.messages]
-    assert len(set(msg_ids)) == len(msg_ids)
-    events = [decode_message(m.method, m.payload) for m in received.messages]
-    assert not any(isinstance(event, UnknownEvent) for event in events)
-    assert [e.type for e in events][-1] == "ControlEvent"
+    assert received.texts == ["hi", "hey"]
+    msg_ids = [event.msg_id for event in received.events[:-1]]  # the LiveEndEvent shares its ControlEvent's
+    assert len(set(msg_ids)) == len(msg_ids) == received.messages == 7 and all(msg_ids)
+    assert received.session.ended and not received.unreadable
     assert len(sim.acks) == 6
     assert sim.enter_room[0].room_id == sim.room_id
     assert sim.connections == 1
 
 
 async def test_frame_layout(raw: RawClient, sim: Simulator) -> None:
+    """The simulator's frames as TikTok lays them out (frame functions here: the layout is what is tested)."""
     sim.script(comment("alice", "one"), comment("bob", "two"))
     received = await within(raw.run())
     msg_frames = [f for f in received.frames if f.payload_type == "msg"]
     assert [f.seq_id for f in received.frames] == [1, 2, 3]
     assert len({f.log_id for f in received.frames}) == 3 and all(0 < f.log_id < 2**63 for f in received.frames)
-    for index, (push, result) in enumerate(zip(msg_frames, received.results, strict=True), start=1):
+    for index, (push, batch) in enumerate(zip(msg_frames, received.batches, strict=True), start=1):
         assert (push.service, push.method, push.payload_encoding) == (1, 1, "pb")
         assert [h.key for h in push.headers] == ["compress_type", "im-cursor", "im-internal_ext", "im-now"]
         assert frame_header(push, "compress_type") == "gzip"
         assert push.payload.startswith(b"\x1f\x8b\x08")
-        assert frame_header(push, "im-cursor") == result.cursor == f"sim-{index}-0"
-        assert frame_header(push, "im-internal_ext") == result.internal_ext == f"internal_src:sim|seq:{index}"
+        assert frame_header(push, "im-cursor") == batch.cursor == f"sim-{index}-0"
+        assert frame_header(push, "im-internal_ext") == batch.internal_ext == f"internal_src:sim|seq:{index}"
+        result = decode_fetch_result(frame_payload(push))
         assert frame_header(push, "im-now") == str(result.now)
-        assert result.need_ack is True
+        assert result.need_ack is True and batch.ack is not None
         assert result.heartbeat_duration == 10_000
         assert result.fetch_interval == 0
         (message,) = result.messages
-        chat = webcast_pb2.WebcastChatMessage.FromString(message.payload)
+        assert message.msg_type == 0
+        (chat,) = batch.events
+        assert isinstance(chat, CommentEvent)
         assert chat.common.method == message.method == "WebcastChatMessage"
-        assert chat.common.msg_id == message.msg_id
+        assert chat.common.msg_id == chat.msg_id == message.msg_id
         assert chat.common.room_id == sim.room_id
         assert chat.common.create_time > 1_600_000_000_000
-        assert message.msg_type == 0
         assert chat.user.nickname and chat.user.unique_id and chat.user.sec_uid
         assert len(chat.user.avatar_thumb.m_urls) == 2
         assert len(chat.user.badge_list) >= 1
     assert [(log_id, payload) for log_id, payload in sim.acks] == [
-        (push.log_id, result.internal_ext.encode()) for push, result in zip(msg_frames, received.results, strict=True)
+        (push.log_id, batch.internal_ext.encode()) for push, batch in zip(msg_frames, received.batches, strict=True)
     ]
 
 
 async def test_heartbeats_are_recorded(raw: RawClient, sim: Simulator) -> None:
-    sim.script(comment("a", "1"), comment("b", "2"), delay=0.1)
-    await within(raw.run())
-    await within(sim.wait_idle())
+    sim.script(comment("a", "1"), frame(comment("b", "2"), delay=30.0))
+    run = asyncio.create_task(raw.run())
+    await wait_for_condition(lambda: len(sim.heartbeats) >= 3)
+    await within(sim.stop())
+    await within(run)
     seqs = [seq for _, seq in sim.heartbeats]
     assert seqs[:3] == [1, 2, 3]
     assert sim.violations == []
@@ -186,12 +187,14 @@ async def test_resume_from_cursor_delivers_the_rest_once(raw: RawClient, sim: Si
     sim.script(*(comment("alice", word) for word in words), delay=0.1)
     first = await within(raw.run(stop_after_messages=3))
     await within(sim.wait_idle())
-    last_cursor = first.results[-1].cursor
+    last_cursor = first.session.cursor
     assert last_cursor == "sim-3-0"
     result, _ = await within(raw.sign(cursor=last_cursor))
-    second = await within(raw.run(result, cursor=last_cursor, internal_ext=first.results[-1].internal_ext))
+    params = {"cursor": last_cursor, "internal_ext": first.session.internal_ext}
+    second = await within(raw.run(result, session=first.session, **params))
     await within(sim.wait_idle())
-    assert texts(first) + texts(second) == words
+    assert first.texts + second.texts == words
+    assert sum(batch.duplicates for batch in second.batches) == 0
     assert sim.violations == []
     assert sim.connections == 2
 
@@ -200,21 +203,21 @@ async def test_resume_from_the_sign_cursor_alone(raw: RawClient, sim: Simulator)
     sim.script(*(comment("alice", word) for word in ["a", "b", "c"]))
     result, _ = await within(raw.sign(cursor=sim.cursor(2)))
     received = await within(raw.run(result))  # no cursor in the WebSocket query: the token remembers it
-    assert texts(received) == ["c"]
+    assert received.texts == ["c"]
 
 
 async def test_foreign_cursor_starts_from_the_beginning(raw: RawClient, sim: Simulator) -> None:
     sim.script(comment("alice", "a"), comment("bob", "b"))
     received = await within(raw.run(cursor="sim-1-999"))  # another seed: not ours
-    assert texts(received) == ["a", "b"]
+    assert received.texts == ["a", "b"]
 
 
 async def test_loop_replays_without_the_end(session: aiohttp.ClientSession) -> None:
     async with Simulator(loop=True, **FAST) as sim:
         sim.script(comment("alice", "again"), end())
         received = await within(RawClient(session, sim).run(stop_after_messages=5))
-    assert texts(received) == ["again"] * 5
-    assert len({m.msg_id for m in received.messages}) == 5
+    assert received.texts == ["again"] * 5  # new msg_ids each round: none is a duplicate
+    assert len({event.msg_id for event in received.events}) == 5
 
 
 # ── violations ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -255,7 +258,7 @@ async def test_no_enter_room_is_a_violation(raw: RawClient, sim: Simulator) -> N
     received = await within(raw.run())
     await within(sim.wait_idle())
     assert "im_enter_room_resp" not in received.types
-    assert texts(received) == ["still delivered"]
+    assert received.texts == ["still delivered"]
     assert [v for v in sim.violations if "no enter-room frame" in v], sim.violations
 
 
@@ -281,15 +284,14 @@ async def test_wrong_acks_and_heartbeats(session: aiohttp.ClientSession, raw: Ra
         await ws.send_bytes(enter_room_frame(sim.room_id))
         await ws.send_bytes(heartbeat_frame(sim.room_id, 2))  # must start at 1
         await ws.send_bytes(heartbeat_frame(42, 3))  # wrong room
-        frames: list[transport_pb2.PushFrame] = []
-        while len(frames) < 3:
-            frames.append(decode_push_frame((await within(ws.receive())).data))
-        first, second = frames[1], frames[2]
-        ext = decode_fetch_result(frame_payload(first)).internal_ext
-        await ws.send_bytes(ack_frame(first.log_id, b"-"))  # wrong payload
-        await ws.send_bytes(ack_frame(first.log_id, ext.encode()))  # already acked
+        reader = Session()
+        reply, first, second = [reader.receive((await within(ws.receive())).data) for _ in range(3)]
+        assert reply.payload_type == "im_enter_room_resp" and first.ack is not None and second.ack is not None
+        first_log_id = transport_pb2.PushFrame.FromString(first.ack).log_id
+        await ws.send_bytes(ack_frame(first_log_id, b"-"))  # wrong payload
+        await ws.send_bytes(first.ack)  # the right ack, but this frame was acked already
         await ws.send_bytes(ack_frame(12345, b"x"))  # no such frame
-        await ws.send_bytes(ack_frame(second.log_id, decode_fetch_result(frame_payload(second)).internal_ext.encode()))
+        await ws.send_bytes(second.ack)
         await ws.send_str("hello")
         await ws.send_bytes(transport_pb2.PushFrame(payload_type="bogus").SerializeToString())
         await ws.send_bytes(b"\xff\xff\xff")
@@ -319,9 +321,9 @@ async def test_late_enter_room(session: aiohttp.ClientSession, raw: RawClient, s
     sim.script(comment("alice", "later"), delay=5.0)  # keeps the socket open
     result, _ = await within(raw.sign())
     async with session.ws_connect(result.push_server, params=raw.ws_params(result), headers={"User-Agent": UA}) as ws:
-        await asyncio.sleep(0.15)
+        await wait_for_condition(lambda: any("enter-room" in v for v in sim.violations))  # now it is late
         await ws.send_bytes(enter_room_frame(sim.room_id))
-        reply = decode_push_frame((await within(ws.receive())).data)
+        reply = Session().receive((await within(ws.receive())).data)
         assert reply.payload_type == "im_enter_room_resp"
     await within(sim.wait_idle())
     assert len([v for v in sim.violations if "enter-room" in v]) == 1, sim.violations
@@ -356,7 +358,7 @@ async def test_stop_closes_open_connections(session: aiohttp.ClientSession) -> N
     await within(sim.start())
     sim.script(comment("alice", "a"), delay=30.0)
     task = asyncio.create_task(RawClient(session, sim).run())
-    await asyncio.sleep(0.1)
+    await wait_for_condition(lambda: len(sim.enter_room) == 1)  # connected and in the room
     await within(sim.stop(), 3.0)
     received = await within(task)
     assert received.close_code == 1001
@@ -367,4 +369,6 @@ async def test_payloads_are_gzip_of_the_fetch_result(raw: RawClient, sim: Simula
     sim.script(comment("alice", "a"))
     received = await within(raw.run())
     push = next(f for f in received.frames if f.payload_type == "msg")
-    assert decode_fetch_result(gzip.decompress(push.payload)) == received.results[0]
+    result = decode_fetch_result(gzip.decompress(push.payload))  # plain gzip, as any gunzip reads it
+    (batch,) = received.batches
+    assert (result.cursor, [m.msg_id for m in result.messages]) == (batch.cursor, [e.msg_id for e in batch.events])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.support import wait_for_condition
 from tiktok_live.testing import Simulator, comment, end, gift_streak, like
 from tiktok_live.web.app import MAX_WRITE, PAGES, WebServer, is_loopback
 from tiktok_live.web.cli import follow
@@ -23,13 +25,8 @@ async def open_stream(http: aiohttp.ClientSession, server: WebServer, query: str
     return SSEReader(response)
 
 
-async def wait_for(predicate: object, seconds: float = 5.0) -> None:
-    assert callable(predicate)
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+async def wait_for(predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+    await wait_for_condition(predicate, seconds)
 
 
 async def test_pages_and_static_files_are_served_with_a_strict_policy(

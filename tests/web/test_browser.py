@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tiktok_live.jsonl import event_to_json
 from tiktok_live.testing import comment, end, follow, gift, gift_streak, like, make_user, room_user_seq
 from tiktok_live.web.app import WebServer
 
@@ -187,12 +188,17 @@ async def _publish(server: WebServer, event: Any) -> None:
     server.publish(event)
 
 
+async def _publish_received(server: WebServer, event: Any, received_at: int) -> None:
+    """Send ``event`` to the pages as if the client had received it at ``received_at`` (ms since the epoch)."""
+    server.hub.publish(event.type, event_to_json(event, received_at=received_at))
+
+
 def test_overlays_keep_messages_for_their_display_time_only(driver: Any, loop_thread: LoopThread) -> None:
     room = loop_thread.run(open_room())
     try:
+        received_at = int(time.time() * 1000) - 1500  # received 1.5 s ago: no need to wait for it to age
         for event in make_events(comment("alice", "old news")):
-            loop_thread.run(_publish(room.server, event))
-        time.sleep(1.5)
+            loop_thread.run(_publish_received(room.server, event, received_at))
         # A page opened later shows held messages only while they are younger than its display time.
         open_tab(driver, f"{room.url}overlay/chat?time=1", first=True)
         fresh = open_tab(driver, f"{room.url}overlay/chat?time=60")

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support import wait_for_condition
 from tiktok_live.cli import Printer, UsageError
 from tiktok_live.client import TikTokLiveClient
 from tiktok_live.errors import UserNotFoundError
@@ -121,9 +122,8 @@ async def test_serve_runs_the_show_keeps_serving_after_the_end_and_stops_on_canc
     err: io.StringIO = out.err  # type: ignore[assignment]
     task = asyncio.create_task(web_cli.run(args, out))
     try:
-        while "dashboard" not in err.getvalue():
-            assert not task.done(), err.getvalue()
-            await within(asyncio.sleep(0.02))
+        await wait_for_condition(lambda: "dashboard" in err.getvalue() or task.done())
+        assert not task.done(), err.getvalue()
         match = re.search(r"dashboard\s+(http://127\.0\.0\.1:\d+/)", err.getvalue())
         assert match, err.getvalue()
         base = match.group(1)
@@ -136,7 +136,7 @@ async def test_serve_runs_the_show_keeps_serving_after_the_end_and_stops_on_canc
                 await asyncio.sleep(0.05)
             assert state["status"] == "ended"
             assert state["comments"] > 5 and state["gifts"] > 3 and state["likes"] > 0
-            await within(asyncio.sleep(0.2))
+            await wait_for_condition(lambda: "still serving" in err.getvalue() or task.done())
             assert not task.done()  # still serving after the LIVE ended
             async with http.get(base) as response:
                 assert response.status == 200
@@ -160,11 +160,8 @@ async def test_follow_waits_while_the_host_is_offline() -> None:
         server = WebServer(unique_id="host")
         task = asyncio.create_task(web_cli.follow(server, simulator.client, offline_retry=0.05))
         try:
-            for _ in range(200):
-                if server.state.status == "offline":
-                    break
-                await asyncio.sleep(0.01)
-            assert server.state.status == "offline" and server.state.error
+            await wait_for_condition(lambda: server.state.status == "offline")
+            assert server.state.error
             simulator.offline = False
             await within(task)
         finally:

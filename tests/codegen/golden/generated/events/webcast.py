@@ -8,7 +8,7 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, cast
 
-from tiktok_live._base import ProtoEvent, SocialMixin
+from tiktok_live._base import ProtoEvent, SocialMixin, enum_label, user_label
 from tiktok_live._generated.pb import enums_pb2, webcast_pb2
 
 __all__ = [
@@ -110,6 +110,15 @@ class KitchenSinkEvent(ProtoEvent[webcast_pb2.WebcastKitchenSinkMessage]):
         """Field 16 ``kind`` (WebcastKitchenSinkMessage.Kind)."""
         return self._proto.kind
 
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} {mood} {kind} x{counts} {scores} {text!r} {inner.ratio:.2f}[ type {type_}] {{braces}} [[literal]][ {flag}]
+        return (
+            f"{user_label(self.user)} {enum_label(self.proto, 'mood')} {enum_label(self.proto, 'kind')} x{len(self.counts)} {len(self.scores)} {self.text!r} {self.inner.ratio:.2f}"
+            + (f" type {self.type_}" if self.type_ else "")
+            + " {braces} [literal]"
+            + (f" {self.flag}" if self.flag else "")
+        )
+
 
 class SocialEvent(SocialMixin, ProtoEvent[webcast_pb2.WebcastSocialMessage]):
     """A social action.
@@ -136,3 +145,7 @@ class SocialEvent(SocialMixin, ProtoEvent[webcast_pb2.WebcastSocialMessage]):
     def user(self) -> webcast_pb2.User:
         """Field 2 ``user`` (User)."""
         return self._proto.user
+
+    def _summary(self) -> str:
+        # codegen/events.toml: summary = {user} did it[ as {user.nickname}]
+        return f"{user_label(self.user)} did it" + (f" as {self.user.nickname}" if self.user.nickname else "")

@@ -27,7 +27,7 @@ _sym_db = _symbol_database.Default()
 from tiktok_live._generated.pb import enums_pb2 as enums__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rwebcast.proto\x12\x13tiktok_live.webcast\x1a\x0b\x65nums.proto\"3\n\x11\x43ommonMessageData\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x03\"$\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08nickname\x18\x03 \x01(\t\"\xcc\x05\n\x19WebcastKitchenSinkMessage\x12\x36\n\x06\x63ommon\x18\x01 \x01(\x0b\x32&.tiktok_live.webcast.CommonMessageData\x12\'\n\x04user\x18\x02 \x01(\x0b\x32\x19.tiktok_live.webcast.User\x12\'\n\x04mood\x18\x03 \x01(\x0e\x32\x19.tiktok_live.webcast.Mood\x12\x0e\n\x06\x63ounts\x18\x04 \x03(\x03\x12(\n\x05users\x18\x05 \x03(\x0b\x32\x19.tiktok_live.webcast.User\x12(\n\x05moods\x18\x06 \x03(\x0e\x32\x19.tiktok_live.webcast.Mood\x12J\n\x06scores\x18\x07 \x03(\x0b\x32:.tiktok_live.webcast.WebcastKitchenSinkMessage.ScoresEntry\x12\x0e\n\x04text\x18\x08 \x01(\tH\x00\x12\x10\n\x06number\x18\t \x01(\x03H\x00\x12\x11\n\x04\x66lag\x18\n \x01(\x08H\x01\x88\x01\x01\x12\x0c\n\x04\x66rom\x18\x0b \x01(\x03\x12\x0c\n\x04type\x18\x0c \x01(\x05\x12\x0c\n\x04size\x18\r \x01(\x03\x12\x0c\n\x04\x62lob\x18\x0e \x01(\x0c\x12\x43\n\x05inner\x18\x0f \x01(\x0b\x32\x34.tiktok_live.webcast.WebcastKitchenSinkMessage.Inner\x12\x41\n\x04kind\x18\x10 \x01(\x0e\x32\x33.tiktok_live.webcast.WebcastKitchenSinkMessage.Kind\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x16\n\x05Inner\x12\r\n\x05ratio\x18\x01 \x01(\x01\"&\n\x04Kind\x12\x10\n\x0cKIND_UNKNOWN\x10\x00\x12\x0c\n\x08KIND_BIG\x10\x01\x42\x08\n\x06\x63hoiceB\x07\n\x05_flag\"w\n\x14WebcastSocialMessage\x12\x36\n\x06\x63ommon\x18\x01 \x01(\x0b\x32&.tiktok_live.webcast.CommonMessageData\x12\'\n\x04user\x18\x02 \x01(\x0b\x32\x19.tiktok_live.webcast.User\"\x16\n\x06Helper\x12\x0c\n\x04note\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rwebcast.proto\x12\x13tiktok_live.webcast\x1a\x0b\x65nums.proto\"3\n\x11\x43ommonMessageData\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x03\"$\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08nickname\x18\x03 \x01(\t\"\xf9\x05\n\x19WebcastKitchenSinkMessage\x12\x36\n\x06\x63ommon\x18\x01 \x01(\x0b\x32&.tiktok_live.webcast.CommonMessageData\x12\'\n\x04user\x18\x02 \x01(\x0b\x32\x19.tiktok_live.webcast.User\x12\'\n\x04mood\x18\x03 \x01(\x0e\x32\x19.tiktok_live.webcast.Mood\x12\x0e\n\x06\x63ounts\x18\x04 \x03(\x03\x12(\n\x05users\x18\x05 \x03(\x0b\x32\x19.tiktok_live.webcast.User\x12(\n\x05moods\x18\x06 \x03(\x0e\x32\x19.tiktok_live.webcast.Mood\x12J\n\x06scores\x18\x07 \x03(\x0b\x32:.tiktok_live.webcast.WebcastKitchenSinkMessage.ScoresEntry\x12\x0e\n\x04text\x18\x08 \x01(\tH\x00\x12\x10\n\x06number\x18\t \x01(\x03H\x00\x12\x11\n\x04\x66lag\x18\n \x01(\x08H\x01\x88\x01\x01\x12\x0c\n\x04\x66rom\x18\x0b \x01(\x03\x12\x0c\n\x04type\x18\x0c \x01(\x05\x12\x0c\n\x04size\x18\r \x01(\x03\x12\x0c\n\x04\x62lob\x18\x0e \x01(\x0c\x12\x43\n\x05inner\x18\x0f \x01(\x0b\x32\x34.tiktok_live.webcast.WebcastKitchenSinkMessage.Inner\x12\x41\n\x04kind\x18\x10 \x01(\x0e\x32\x33.tiktok_live.webcast.WebcastKitchenSinkMessage.Kind\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x43\n\x05Inner\x12\r\n\x05ratio\x18\x01 \x01(\x01\x12+\n\x06helper\x18\x02 \x01(\x0b\x32\x1b.tiktok_live.webcast.Helper\"&\n\x04Kind\x12\x10\n\x0cKIND_UNKNOWN\x10\x00\x12\x0c\n\x08KIND_BIG\x10\x01\x42\x08\n\x06\x63hoiceB\x07\n\x05_flag\"w\n\x14WebcastSocialMessage\x12\x36\n\x06\x63ommon\x18\x01 \x01(\x0b\x32&.tiktok_live.webcast.CommonMessageData\x12\'\n\x04user\x18\x02 \x01(\x0b\x32\x19.tiktok_live.webcast.User\"\xc9\x01\n\x06Helper\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x33\n\x04tags\x18\x02 \x03(\x0b\x32%.tiktok_live.webcast.Helper.TagsEntry\x1aL\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.tiktok_live.webcast.Helper.Tag:\x02\x38\x01\x1a.\n\x03Tag\x12\'\n\x04mood\x18\x01 \x01(\x0e\x32\x19.tiktok_live.webcast.Moodb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,20 +36,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WEBCASTKITCHENSINKMESSAGE_SCORESENTRY']._loaded_options = None
   _globals['_WEBCASTKITCHENSINKMESSAGE_SCORESENTRY']._serialized_options = b'8\001'
+  _globals['_HELPER_TAGSENTRY']._loaded_options = None
+  _globals['_HELPER_TAGSENTRY']._serialized_options = b'8\001'
   _globals['_COMMONMESSAGEDATA']._serialized_start=51
   _globals['_COMMONMESSAGEDATA']._serialized_end=102
   _globals['_USER']._serialized_start=104
   _globals['_USER']._serialized_end=140
   _globals['_WEBCASTKITCHENSINKMESSAGE']._serialized_start=143
-  _globals['_WEBCASTKITCHENSINKMESSAGE']._serialized_end=859
+  _globals['_WEBCASTKITCHENSINKMESSAGE']._serialized_end=904
   _globals['_WEBCASTKITCHENSINKMESSAGE_SCORESENTRY']._serialized_start=731
   _globals['_WEBCASTKITCHENSINKMESSAGE_SCORESENTRY']._serialized_end=776
   _globals['_WEBCASTKITCHENSINKMESSAGE_INNER']._serialized_start=778
-  _globals['_WEBCASTKITCHENSINKMESSAGE_INNER']._serialized_end=800
-  _globals['_WEBCASTKITCHENSINKMESSAGE_KIND']._serialized_start=802
-  _globals['_WEBCASTKITCHENSINKMESSAGE_KIND']._serialized_end=840
-  _globals['_WEBCASTSOCIALMESSAGE']._serialized_start=861
-  _globals['_WEBCASTSOCIALMESSAGE']._serialized_end=980
-  _globals['_HELPER']._serialized_start=982
-  _globals['_HELPER']._serialized_end=1004
+  _globals['_WEBCASTKITCHENSINKMESSAGE_INNER']._serialized_end=845
+  _globals['_WEBCASTKITCHENSINKMESSAGE_KIND']._serialized_start=847
+  _globals['_WEBCASTKITCHENSINKMESSAGE_KIND']._serialized_end=885
+  _globals['_WEBCASTSOCIALMESSAGE']._serialized_start=906
+  _globals['_WEBCASTSOCIALMESSAGE']._serialized_end=1025
+  _globals['_HELPER']._serialized_start=1028
+  _globals['_HELPER']._serialized_end=1229
+  _globals['_HELPER_TAGSENTRY']._serialized_start=1105
+  _globals['_HELPER_TAGSENTRY']._serialized_end=1181
+  _globals['_HELPER_TAG']._serialized_start=1183
+  _globals['_HELPER_TAG']._serialized_end=1229
 # @@protoc_insertion_point(module_scope)

@@ -114,15 +114,19 @@ class WebcastKitchenSinkMessage(_message.Message):
         DESCRIPTOR: _descriptor.Descriptor
 
         RATIO_FIELD_NUMBER: _builtins.int
+        HELPER_FIELD_NUMBER: _builtins.int
         ratio: _builtins.float
+        @_builtins.property
+        def helper(self) -> Global___Helper: ...
         def __init__(
             self,
             *,
             ratio: _builtins.float = ...,
+            helper: Global___Helper | None = ...,
         ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        _HasFieldArgType: _TypeAlias = _typing.Literal["helper", b"helper"]  # noqa: Y015
         def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["ratio", b"ratio"]  # noqa: Y015
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["helper", b"helper", "ratio", b"ratio"]  # noqa: Y015
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -226,20 +230,62 @@ Global___WebcastSocialMessage: _TypeAlias = WebcastSocialMessage  # noqa: Y015
 
 @_typing.final
 class Helper(_message.Message):
-    """Not an event: it does not start with "Webcast"."""
+    """Not an event: it does not start with "Webcast". Reached through Inner only (a type of a nested message's field)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class TagsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Helper.Tag: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Helper.Tag | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class Tag(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        MOOD_FIELD_NUMBER: _builtins.int
+        mood: _enums_pb2.Mood.ValueType
+        def __init__(
+            self,
+            *,
+            mood: _enums_pb2.Mood.ValueType = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["mood", b"mood"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NOTE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
     note: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.MessageMap[_builtins.str, Global___Helper.Tag]: ...
     def __init__(
         self,
         *,
         note: _builtins.str = ...,
+        tags: _abc.Mapping[_builtins.str, Global___Helper.Tag] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
