@@ -1,8 +1,9 @@
 """A fleet worker: holds rooms through Redis leases, runs a client per room, commits every frame, hands rooms over.
 
-One round every ``lease / 3`` seconds: heartbeat; renew every held lease (a room whose lease could not be renewed
-stops locally before the lease can expire in Redis, so two workers never export a room at once); stop rooms that
-were removed; hand rooms over above the fair share; take unheld rooms up to the fair share and the capacity.
+Every quarter of the lease, apart from everything else: a heartbeat, and every held lease renewed in one round
+trip (a room whose lease could not be renewed stops locally before the lease can expire in Redis, so two workers
+never export a room at once). One round every ``lease / 3`` seconds: stop rooms that were removed; hand rooms over
+above the fair share; take unheld rooms up to the fair share and the capacity.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ DEFAULT_LEASE: Final = 15.0
 """Seconds a lease lasts without renewal: how long a dead worker's rooms wait before others take them."""
 DEFAULT_CAPACITY: Final = 100
 """Rooms one worker holds at most."""
+RENEW_EVERY: Final = 0.25
+"""Leases are renewed every quarter of their length (a renewal may fail twice before a room stops)."""
 DEFAULT_POLL: Final = 30.0
 """Seconds between live checks of the offline rooms a worker holds."""
 _RETRY: Final = (1.0, 60.0)
@@ -68,6 +71,8 @@ class _Held:
     deadline: asyncio.TimerHandle | None = None
     state: str = "connecting"
     synced: bool = False
+    ended_room: int | None = None
+    """The room whose LIVE ended last: TikTok may show it a while longer, and it must not be read again."""
     """Whether Redis's copy of the duplicate window is this client's session's (then commits only append)."""
 
 
@@ -115,6 +120,7 @@ class Worker:
         self._sign_limits = sign_limits
         self._held: dict[str, _Held] = {}
         self._offline: dict[str, asyncio.Future[None]] = {}
+        self._ended_rooms: dict[str, int | None] = {}
         self._stopping = asyncio.Event()
         self._redis: redis.asyncio.Redis | None = None
         self._store: Store | None = None
@@ -168,8 +174,14 @@ class Worker:
             "fleet worker %s: capacity %d, lease %g s, prefix %s", self.name, self.capacity, self.lease, self.prefix
         )
         checker = asyncio.create_task(self._check_offline(), name="tiktok-live fleet live checks")
+        renewer = asyncio.create_task(self._keep_leases(store), name="tiktok-live fleet leases")
         try:
+            # The first heartbeat goes out now; the first round waits a round, so workers started together see
+            # each other and take their shares instead of the first one taking every room and handing most over.
+            await self._pause(self.lease / 3)
             while not self._stopping.is_set():
+                if renewer.done():
+                    renewer.result()  # it never returns: an error of ours, raised here
                 started = self._clock()
                 try:
                     await self._round(store)
@@ -181,13 +193,31 @@ class Worker:
                     else:
                         raise
                 self.rounds += 1
-                wait = max(0.0, self.lease / 3 - (self._clock() - started))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), wait)
+                await self._pause(max(0.0, self.lease / 3 - (self._clock() - started)))
         finally:
-            checker.cancel()
-            await asyncio.wait({checker})
+            for task in (checker, renewer):
+                task.cancel()
+            await asyncio.wait({checker, renewer})
             await self._shutdown(store)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when :meth:`stop` is called (asyncio.timeout: cancellation-safe on 3.11)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    async def _keep_leases(self, store: Store) -> None:
+        """Every :data:`RENEW_EVERY` of the lease: heartbeat, and renew every held lease in one round trip. Apart
+        from the rounds, so slow round work (taking rooms, handing them over) never delays a renewal."""
+        while True:
+            started = self._clock()
+            try:
+                await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms)
+            except Exception as error:
+                if not _outage(error):
+                    raise
+            await self._renew_all(store)
+            await asyncio.sleep(max(0.0, self.lease * RENEW_EVERY - (self._clock() - started)))
 
     async def _shutdown(self, store: Store) -> None:
         """Stop every room (their commits are done per frame), release the leases, leave; close what we opened."""
@@ -206,8 +236,7 @@ class Worker:
     # ── one round ───────────────────────────────────────────────────────────────────────────────────────────────
 
     async def _round(self, store: Store) -> None:
-        now = await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms)
-        await self._renew_all(store)
+        now = await store.now_ms()
         rooms = await store.rooms()
         wanted = {room.handle for room in rooms}
         for handle in [handle for handle in self._held if handle not in wanted]:
@@ -230,9 +259,10 @@ class Worker:
                 break
             if handle in self._held:
                 continue
+            asked = self._clock()
             lease = await store.acquire(handle, self.name, self.lease)
             if lease is not None:
-                self._start(lease)
+                self._start(lease, asked)
 
     async def _renew_all(self, store: Store) -> None:
         held = list(self._held.values())
@@ -261,7 +291,7 @@ class Worker:
         """Stop the room locally before its lease can expire in Redis, unless renewed again first."""
         if held.deadline is not None:
             held.deadline.cancel()
-        margin = max(1.0, self.lease / 5)
+        margin = max(0.5, self.lease / 5)
         delay = max(0.0, renewed_at + self.lease - margin - self._clock())
         handle = held.lease.handle
         held.deadline = asyncio.get_running_loop().call_later(delay, self._expire, handle, held)
@@ -275,10 +305,12 @@ class Worker:
 
     # ── rooms ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-    def _start(self, lease: Lease) -> None:
+    def _start(self, lease: Lease, asked: float) -> None:
+        """Run a room just acquired; ``asked``: when the acquisition was sent (the lease runs from no earlier)."""
+        logger.info("took @%s (fencing token %d)", lease.handle, lease.token)
         held = _Held(lease)
         self._held[lease.handle] = held
-        self._arm(held, self._clock())
+        self._arm(held, asked)
         held.task = asyncio.create_task(self._run_room(held), name=f"tiktok-live fleet @{lease.handle}")
 
     async def _drop(self, handle: str, *, release: bool, state: str = "waiting") -> None:
@@ -342,12 +374,21 @@ class Worker:
         handle = held.lease.handle
         snapshot = await store.snapshot(handle)
         session: Session | None = None
-        if snapshot is not None and not snapshot.get("ended"):
+        if snapshot is not None and snapshot.get("ended"):
+            ended = snapshot.get("room_id")
+            held.ended_room = ended if isinstance(ended, int) and ended else held.ended_room
+        elif snapshot is not None:
             try:
                 session = Session.restore(snapshot, max_decompressed_size=self.config.max_decompressed_size)
             except SnapshotError as error:
                 logger.warning("@%s: ignoring its snapshot: %s", handle, error)
-        client = TikTokLiveClient(handle, config=self.config, sign_gate=self._gate)
+        room_id = None
+        if session is None and held.ended_room is not None:
+            # A new LIVE, not the one that ended (which TikTok's pages may still name): offline until then.
+            room_id = await self._room_id(handle)
+            if room_id == held.ended_room:
+                raise UserOfflineError(handle)
+        client = TikTokLiveClient(handle, room_id=room_id, config=self.config, sign_gate=self._gate)
         client._decode_everything = True  # export every message, listened to or not
         held.client = client
         held.synced = False  # the first commit writes the whole duplicate window
@@ -372,6 +413,16 @@ class Worker:
             await client.connect(resume=session)
         finally:
             held.client = None
+        if client.session.ended:
+            held.ended_room = client.room_id
+
+    async def _room_id(self, handle: str) -> int:
+        """The host's current room id (their live page, else the room API); UserOfflineError while offline."""
+        lookup = TikTokLiveClient(handle, config=self.config)
+        try:
+            return await lookup._lookup.resolve_room_id()
+        finally:
+            await lookup.disconnect()
 
     async def _commit(self, held: _Held, client: TikTokLiveClient, received: Received) -> None:
         """The frame's events and the session's new snapshot, atomically, while the lease holds."""
@@ -415,11 +466,13 @@ class Worker:
         """Wait for the host's next LIVE: the worker's live checker looks at every offline room it holds together."""
         waiter = asyncio.get_running_loop().create_future()
         self._offline[held.lease.handle] = waiter
+        self._ended_rooms[held.lease.handle] = held.ended_room
         try:
             await waiter
         finally:
             if self._offline.get(held.lease.handle) is waiter:
                 del self._offline[held.lease.handle]
+                self._ended_rooms.pop(held.lease.handle, None)
 
     async def _check_offline(self) -> None:
         """Every ``poll_interval`` seconds: find the current room id of each offline host (its live page), then ask
@@ -446,7 +499,11 @@ class Worker:
                             return handle, None  # still offline (or the page failed: next time)
 
                 resolved = dict(await asyncio.gather(*(resolve(handle) for handle in waiting)))
-                ids = {room_id: handle for handle, room_id in resolved.items() if room_id}
+                ids = {
+                    room_id: handle
+                    for handle, room_id in resolved.items()
+                    if room_id and room_id != self._ended_rooms.get(handle)  # the LIVE that ended is no news
+                }
                 if not ids:
                     continue
                 checker = lookups[next(iter(ids.values()))]

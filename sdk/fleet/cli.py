@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -138,6 +139,10 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
 async def _worker(args: argparse.Namespace, printer: Printer) -> int:
     from tiktok_live._config import ClientConfig
     from tiktok_live.fleet._worker import Worker
+
+    fleet_logger = logging.getLogger("tiktok_live.fleet")
+    if fleet_logger.getEffectiveLevel() > logging.INFO:
+        fleet_logger.setLevel(logging.INFO)  # a worker is a service: rooms taken, handed over and lost are its log
 
     urls = {name: getattr(args, name) for name in ("sign_url", "web_url", "webcast_url") if getattr(args, name)}
     config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy, **urls)

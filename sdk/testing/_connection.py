@@ -13,6 +13,7 @@ no gap over 2 x ping-interval + ``heartbeat_grace``; no WebSocket-level pings (T
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import gzip
 import logging
@@ -500,10 +501,11 @@ class SimulatedConnection:
                 )
             self._wake.clear()
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that comes as the event is set,
+            # and this loop would then outlive its connection (stop() waiting for it).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _final_checks(self) -> None:
         """Duties still open when the client closed (or the script ended): report them."""
