@@ -27,8 +27,8 @@ __all__ = [
     "LEASE",
     "STREAM",
     "Entry",
-    "PausableProxy",
     "FleetHarness",
+    "PausableProxy",
     "WorkerProcess",
     "check_fencing",
     "expected_keys",
@@ -57,13 +57,13 @@ async def store(redis_server: ServerProcess) -> AsyncIterator[Store]:
         await client.aclose()
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float, what: str, *, every: float = 0.05) -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+async def wait_for(condition: Callable[[], Awaitable[bool]], within: float, what: str, *, every: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``within`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not await condition():
         if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            pytest.fail(f"timed out after {within:g} s waiting for {what}")
         await asyncio.sleep(every)
 
 
@@ -80,9 +80,7 @@ class WorkerProcess:
         """Start the process."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - a fast spawn; waits are async and bounded
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO
-            )
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
     @property
     def running(self) -> bool:
@@ -94,11 +92,11 @@ class WorkerProcess:
         assert self.process is not None
         self.process.send_signal(signum)
 
-    async def exit_code(self, timeout: float = 15.0) -> int:
+    async def exit_code(self, within: float = 15.0) -> int:
         """Wait (bounded) for the process to exit; its exit code."""
         assert self.process is not None
         process = self.process
-        await wait_for(_returns(lambda: process.poll() is not None), timeout, f"worker {self.name} to exit")
+        await wait_for(_returns(lambda: process.poll() is not None), within, f"worker {self.name} to exit")
         return process.returncode
 
     def output(self) -> str:

@@ -43,7 +43,7 @@ async def _mid_stream(fleet: FleetHarness, name: str) -> set[str]:
     return held
 
 
-async def _moved(fleet: FleetHarness, rooms: set[str], away_from: str, timeout: float) -> dict[str, float]:
+async def _moved(fleet: FleetHarness, rooms: set[str], away_from: str, within: float) -> dict[str, float]:
     """Wait until every room in ``rooms`` has another holder than ``away_from``; seconds each took."""
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -55,7 +55,7 @@ async def _moved(fleet: FleetHarness, rooms: set[str], away_from: str, timeout: 
                 moved[handle] = loop.time() - started
         return len(moved) == len(rooms)
 
-    await wait_for(taken_over, timeout, f"the {len(rooms)} rooms of {away_from} to move")
+    await wait_for(taken_over, within, f"the {len(rooms)} rooms of {away_from} to move")
     return moved
 
 
@@ -67,16 +67,14 @@ async def test_a_killed_worker_s_rooms_move_and_every_message_is_exported_once(f
     victim.signal(signal.SIGKILL)
     assert await victim.exit_code() == -signal.SIGKILL
     # Taken over within the lease, a round and a connect (a bounded wait: no timing assertion).
-    moved = await _moved(fleet, held, victim.name, LEASE + ROUND + CONNECT)
+    await _moved(fleet, held, victim.name, LEASE + ROUND + CONNECT)
     await wait_for(fleet.complete, 60, "every message of every room in the stream")
     entries = await fleet.check_exactly_once()
     runs = check_fencing(entries)
     # The victim's rooms were committed by it, then by their new holders under newer tokens.
     for handle in held:
-        room_id = str(fleet.sim.hosts[handle].room_id)
-        assert runs[room_id][0][0] == victim.name or any(holder == victim.name for holder, _ in runs[room_id])
-        assert runs[room_id][-1][0] != victim.name
-    print(f"failover of {len(moved)} rooms after SIGKILL: max {max(moved.values()):.2f} s (lease {LEASE:g} s)")
+        holders = [holder for holder, _ in runs[str(fleet.sim.hosts[handle].room_id)]]
+        assert victim.name in holders and holders[-1] != victim.name, (handle, holders)
 
 
 async def test_sigterm_moves_rooms_at_once_and_a_new_worker_takes_a_fair_share(fleet: FleetHarness) -> None:
