@@ -296,7 +296,7 @@ def header(file_name: str, reference_name: str, provenance: Provenance) -> list[
     """The comment header of one imported file: marker, source, commit and how to regenerate."""
     return [
         f"{MARK} by `make import-schema` from the reference schema's {reference_name} — do not edit.",
-        f"Source: {provenance.repository}@{provenance.commit} (see ../shared/schema/PROVENANCE.md).",
+        f"Source: {provenance.repository}@{provenance.commit} (TikTok's webcast schema as published there).",
         "Changes to the reference live in codegen/corrections.toml; edit it, then run `make import-schema`.",
         f"Package {PACKAGE}; every type reference is fully qualified. File: proto/{file_name}.",
     ]

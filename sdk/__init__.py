@@ -13,6 +13,7 @@ from tiktok_live.errors import (
     FleetError,
     FrameDecodeError,
     HandlerOverloadError,
+    MissingExtraError,
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
@@ -28,18 +29,22 @@ from tiktok_live.errors import (
     UsageError,
     UserNotFoundError,
     UserOfflineError,
+    VideoError,
+    VideoQualityError,
     WebcastBlockedError,
     WebSocketRejectedError,
 )
 
 if TYPE_CHECKING:
     from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
 """The installed version of tiktok-live."""
 
 # The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
 _LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
+_LAZY_VIDEO = frozenset({"VideoProgress", "VideoRecording", "VideoSegment", "VideoStop"})
 
 
 def __getattr__(name: str) -> object:
@@ -49,6 +54,12 @@ def __getattr__(name: str) -> object:
         value: object = getattr(client, name)
         globals()[name] = value
         return value
+    if name in _LAZY_VIDEO:
+        from tiktok_live import video as _video
+
+        found: object = getattr(_video, name)
+        globals()[name] = found
+        return found
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -60,6 +71,7 @@ __all__ = [
     "FleetError",
     "FrameDecodeError",
     "HandlerOverloadError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",
@@ -79,6 +91,12 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoProgress",
+    "VideoQualityError",
+    "VideoRecording",
+    "VideoSegment",
+    "VideoStop",
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",

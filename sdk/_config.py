@@ -170,6 +170,9 @@ class ClientConfig:
             object.__setattr__(self, name, value)
         if self.proxy is not None:
             _check_url("proxy", self.proxy, PROXY_SCHEMES)
+            from tiktok_live._proxy import require_socks
+
+            require_socks(self.proxy)  # a SOCKS proxy needs the `socks` extra: say so now, not at the first request
         for name in ("watchdog_timeout", "http_timeout"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -185,6 +188,14 @@ class ClientConfig:
             raise ValueError("dedupe_size cannot be negative")
         if self.max_handlers_in_flight < 1:
             raise ValueError("max_handlers_in_flight must be at least 1")
+
+    @property
+    def request_proxy(self) -> str | None:
+        """The proxy each request names (aiohttp's ``proxy=``): an HTTP(S) ``proxy``, else None. A SOCKS proxy
+        is the session's connector instead, so requests name none."""
+        if self.proxy is None or urlsplit(self.proxy).scheme.lower() not in ("http", "https"):
+            return None
+        return self.proxy
 
     @property
     def reconnect_policy(self) -> ReconnectPolicy:

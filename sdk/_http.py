@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from yarl import URL
 __all__ = [
     "Answer",
     "BodyTooLargeError",
+    "ClientFailure",
     "CrossOriginRedirectError",
     "FetchError",
     "RedirectError",
@@ -30,6 +31,7 @@ __all__ = [
     "number",
     "redact",
     "safe_error",
+    "scrub",
     "to_int",
 ]
 
@@ -40,6 +42,8 @@ _SECRET_PARAMS: Final = re.compile(
     r"|x-bogus|msToken|_signature|auth)=)[^&\s'\"]*",
     re.IGNORECASE,
 )
+_MIN_SECRET: Final = 4
+"""Shorter "secrets" are not blanked from texts: they would blank ordinary words."""
 _USERINFO: Final = re.compile(r"(\w+://)[^/@\s]*@")
 
 
@@ -52,6 +56,27 @@ def redact(text: str) -> str:
 def safe_error(error: BaseException) -> str:
     """An error's text, redacted (see :func:`redact`), or its class name when it has none."""
     return redact(str(error)) or type(error).__name__
+
+
+class ClientFailure(aiohttp.ClientError):
+    """An aiohttp error that named the request's URL (``ClientResponseError``, ``InvalidURL``): the same failure
+    with its text redacted and nothing attached. aiohttp's original carries the URL, query included (a session id,
+    a signature), and the request headers (the API key); chained as a cause it would print them in any traceback."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.kind = type(error).__name__
+        """The class name of the aiohttp error this stands for."""
+        self.status: int | None = getattr(error, "status", None) or None
+        """Its HTTP status, when it had one."""
+        super().__init__(f"{self.kind}: {safe_error(error)}")
+
+
+def scrub(error: BaseException) -> BaseException:
+    """``error`` fit to be chained as a cause: a :class:`ClientFailure` for aiohttp errors that carry the request
+    (URL and headers), else ``error`` itself."""
+    if isinstance(error, aiohttp.ClientResponseError | aiohttp.InvalidURL):
+        return ClientFailure(error)
+    return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +97,7 @@ class BodyTooLargeError(FetchError):
 
 
 class RedirectError(FetchError):
-    """Too many redirects."""
+    """Too many redirects, or a redirect to a location that is not a URL."""
 
 
 class CrossOriginRedirectError(FetchError):
@@ -81,7 +106,10 @@ class CrossOriginRedirectError(FetchError):
     def __init__(self, origin: str, target: str) -> None:
         self.origin = origin
         self.target = target
-        super().__init__(f"redirect from {origin} to another origin ({target})")
+        super().__init__(
+            f"redirect from {origin} to another origin ({target}), not followed: the request's cookies and keys "
+            "must not reach another host"
+        )
 
 
 async def get(
@@ -101,8 +129,8 @@ async def get(
     Redirects are followed by hand, and only within the URL's origin (scheme, host, port): headers such as
     ``X-Api-Key`` and cookies must never reach another host (aiohttp strips only ``Authorization``). With
     ``follow_redirects=False`` a redirect is returned as the answer. ``time_limit`` overrides the session's
-    timeout. Raises a :class:`FetchError`,
-    ``aiohttp.ClientError`` or ``TimeoutError``.
+    timeout. Raises a :class:`FetchError`, ``aiohttp.ClientError`` (never one that carries the request: see
+    :func:`scrub`) or ``TimeoutError``.
     """
     origin = _origin(url)
     target = url
@@ -117,28 +145,40 @@ async def get(
             allow_redirects=False,
             timeout=time_limit if time_limit is not None else session.timeout,
         )
-        async with request as response:
-            location = response.headers.get("Location") if 300 <= response.status < 400 else None
-            if location is None or not follow_redirects:
-                body = await _read(response, max_body)
-                return Answer(response.status, response.headers, body)
-            following = str(response.url.join(URL(location)))
+        try:
+            async with request as response:
+                location = response.headers.get("Location") if 300 <= response.status < 400 else None
+                if location is None or not follow_redirects:
+                    body = await _read(response, max_body)
+                    return Answer(response.status, response.headers, body)
+                following = _join(response.url, location)
+        except (aiohttp.ClientResponseError, aiohttp.InvalidURL) as error:
+            raise ClientFailure(error) from None
         if _origin(following) != origin:
             raise CrossOriginRedirectError(_origin(url, port=False), _origin(following, port=False))
         target, query = following, None
     raise RedirectError(f"more than {MAX_REDIRECTS} redirects")
 
 
+def _join(base: URL, location: str) -> str:
+    try:
+        return str(base.join(URL(location)))
+    except ValueError as error:  # yarl: e.g. "http://[bad", a port out of range
+        raise RedirectError(f"a redirect to a location that is not a URL ({error})") from None
+
+
 async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
     declared = response.content_length
     if declared is not None and declared > limit:
-        raise BodyTooLargeError(f"the answer is {declared} bytes, over the limit of {limit}")
+        raise BodyTooLargeError(
+            f"the answer is {declared} bytes, over the limit of {limit} (max_body_size); refused unread"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise BodyTooLargeError(f"the answer is over the limit of {limit} bytes")
+            raise BodyTooLargeError(f"the answer is over the limit of {limit} bytes (max_body_size); reading stopped")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -241,9 +281,17 @@ def number(value: object, *, maximum: float = math.inf) -> float | None:
     return result
 
 
-def message_of(body: bytes) -> str:
-    """A short, redacted description of an error answer: its JSON ``message``/``error``, else its first bytes."""
+def message_of(body: bytes, secrets: Iterable[str | None] = ()) -> str:
+    """A short, redacted description of an error answer: its JSON ``message``/``error``, else its first bytes.
+
+    ``secrets`` (the API key, the session id) are blanked wherever they appear: a server may echo what it was sent
+    ("invalid key KEY…"), and this text ends up in errors and logs."""
     data = json_object(body)
-    if data is None:
-        return redact(body[:200].decode("utf-8", "replace"))
-    return redact(str(data.get("message") or data.get("error") or data)[:200])
+    text = (
+        body[:200].decode("utf-8", "replace") if data is None else str(data.get("message") or data.get("error") or data)
+    )
+    text = redact(text[:200])
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, "***")
+    return text

@@ -38,12 +38,15 @@ from tiktok_live.errors import (
     UserOfflineError,
 )
 
-__all__ = ["OFFLINE", "RoomInfo", "RoomLookup"]
+__all__ = ["MAX_ROOM_ID", "OFFLINE", "RoomInfo", "RoomLookup"]
 
 logger = logging.getLogger("tiktok_live.lookup")
 
 OFFLINE: Final = 4
 """The room status TikTok gives an offline room (2 is live, 3 paused)."""
+MAX_ROOM_ID: Final = 2**63 - 1
+"""The largest room id there can be (TikTok's room ids are 64-bit signed integers); a larger one in an answer is no
+room id at all."""
 _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
 _AGE_RESTRICTED_STATUS: Final = 4003110
 
@@ -120,7 +123,7 @@ class RoomLookup:
                 params=params,
                 headers=self._headers(),
                 cookies=self._cookies,
-                proxy=self._config.proxy,
+                proxy=self._config.request_proxy,
                 max_body=self._config.max_body_size,
             )
         except TimeoutError as error:
@@ -188,7 +191,7 @@ class RoomLookup:
         room_status = to_int(get_path(live_room, "liveRoomUserInfo", "liveRoom", "status"))
         if OFFLINE in (to_int(get_path(user, "status")), room_status):
             raise UserOfflineError(self.unique_id)
-        room_id = to_int(get_path(user, "roomId"))
+        room_id = to_int(get_path(user, "roomId"), maximum=MAX_ROOM_ID)
         if not room_id:
             raise RoomIdNotFoundError(self.unique_id, "the live page has no usable roomId")
         return room_id
@@ -206,7 +209,7 @@ class RoomLookup:
         )
         if OFFLINE in statuses:
             raise UserOfflineError(self.unique_id)
-        room_id = to_int(get_path(data, "data", "user", "roomId"))
+        room_id = to_int(get_path(data, "data", "user", "roomId"), maximum=MAX_ROOM_ID)
         if not room_id:
             message = redact(str(data.get("message"))[:100])
             raise RoomIdNotFoundError(self.unique_id, f"the room API answered without a usable roomId ({message})")

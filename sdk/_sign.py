@@ -176,7 +176,7 @@ class SignClient:
                 url,
                 params=params,
                 headers=headers,
-                proxy=config.proxy,
+                proxy=config.request_proxy,
                 max_body=config.max_body_size,
                 follow_redirects=False,
             )
@@ -189,6 +189,7 @@ class SignClient:
         except aiohttp.ClientError as error:
             raise SignAPIError(f"sign server {host} unreachable: {safe_error(error)}", retryable=True) from error
         status, body = answer.status, answer.body
+        secrets = (config.sign_api_key, config.session_id)
         if 300 <= status < 400:
             target = host_of(answer.headers.get("Location", "")) or "nowhere"
             raise SignAPIError(
@@ -197,19 +198,19 @@ class SignClient:
             )
         if status == 429:
             raise SignatureRateLimitError(
-                f"the sign server rate-limited this client ({message_of(body)}): wait and retry, or use an API key "
-                "(SIGN_API_KEY) for higher limits",
+                f"the sign server rate-limited this client ({message_of(body, secrets)}): wait and retry, or use an "
+                "API key (SIGN_API_KEY) for higher limits",
                 retry_after=number(answer.headers.get("Retry-After")),
                 reset_time=number(answer.headers.get("RateLimit-Reset") or answer.headers.get("X-RateLimit-Reset")),
             )
         if status in (401, 402, 403):
             raise SignAPIKeyError(
-                f"the sign server rejected the API key (HTTP {status}: {message_of(body)}): check SIGN_API_KEY"
+                f"the sign server rejected the API key (HTTP {status}: {message_of(body, secrets)}): check SIGN_API_KEY"
             )
         if status >= 500:
             raise SignAPIError(f"the sign server failed (HTTP {status}); retry later", retryable=True)
         if status != 200:
-            raise SignAPIError(f"the sign server answered HTTP {status}: {message_of(body)}")
+            raise SignAPIError(f"the sign server answered HTTP {status}: {message_of(body, secrets)}")
         if not body:
             raise SignAPIError("the sign server returned an empty bundle (are you being detected?)", retryable=True)
         try:
@@ -486,8 +487,13 @@ async def read_rate_limits(
         logger.info("could not read sign limits from %s (%s): signing unthrottled", host_of(url), safe_error(error))
         return None
     if answer.status != 200:
+        why = " (a redirect, not followed: the request carries the API key)" if 300 <= answer.status < 400 else ""
         logger.info(
-            "%s answered HTTP %d to %s: no published sign limits", host_of(url), answer.status, RATE_LIMITS_PATH
+            "%s answered HTTP %d to %s%s: no published sign limits, signing unthrottled",
+            host_of(url),
+            answer.status,
+            RATE_LIMITS_PATH,
+            why,
         )
         return None
     data = json_object(answer.body)

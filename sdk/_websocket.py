@@ -23,7 +23,7 @@ import aiohttp
 from tiktok_live._base import BaseEvent
 from tiktok_live._config import ClientConfig
 from tiktok_live._connection import ConnectEvent, ReconnectEvent
-from tiktok_live._http import browser_params, number, safe_error
+from tiktok_live._http import browser_params, number, safe_error, scrub
 from tiktok_live._lookup import RoomLookup
 from tiktok_live._sign import Bundle, SignClient
 from tiktok_live.errors import (
@@ -108,6 +108,10 @@ class Connection:
         """Data frames received on the current socket."""
         self.attempts = 0
         """Failed reconnect attempts in a row."""
+        self.heartbeat_interval = 0.0
+        """Seconds between heartbeats on the current socket: ``heartbeat_interval`` when the user set it, else the
+        server's announced period clamped to [:data:`MIN_HEARTBEAT`, :data:`MAX_HEARTBEAT`], else 10 (0 before
+        the first socket)."""
         self.frame_hook: Callable[[Received], Awaitable[None]] | None = None
         """Awaited with every frame's result (the bundle's too) before it is acked and delivered: a fleet worker
         commits the events and the session's snapshot there. If it raises, the connection stops with that error."""
@@ -186,7 +190,7 @@ class Connection:
                 headers=headers,
                 autoping=False,
                 heartbeat=None,
-                proxy=self._config.proxy,
+                proxy=self._config.request_proxy,
                 max_msg_size=self._config.max_frame_size,
             )
         except aiohttp.WSServerHandshakeError as error:
@@ -197,18 +201,23 @@ class Connection:
                     "regional — retry later, check the user agent, or use a session",
                     handshake_msg=message,
                     status=error.status,
-                ) from error
+                ) from scrub(error)
             raise WebSocketRejectedError(
                 f"the WebSocket upgrade failed with HTTP {error.status}", status=error.status
-            ) from error
+            ) from scrub(error)
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise WebSocketRejectedError(f"could not open the WebSocket: {safe_error(error)}") from error
+            raise WebSocketRejectedError(f"could not open the WebSocket: {safe_error(error)}") from scrub(error)
         self._ws = ws
         self.close_code, self.close_reason = None, ""
         self._last_data = self._opened_at = self._clock()
         self.frames = 0
-        await self._send(self.session.enter_room(self.room_id))
+        try:
+            await self._send(self.session.enter_room(self.room_id))
+        except SocketClosed as closed:  # SocketClosed never leaves this module: a typed error, the socket released
+            await self.close()
+            raise WebSocketRejectedError(f"the WebSocket closed while entering the room: {closed.reason}") from None
         interval = self._config.heartbeat_interval or _announced_interval(ws) or DEFAULT_HEARTBEAT
+        self.heartbeat_interval = interval
         self._stop_heartbeat()
         self._heartbeat = asyncio.create_task(self._beat(ws, interval), name="tiktok-live heartbeat")
         logger.info("connected to @%s (room %s)", self.unique_id, self.room_id)
@@ -362,9 +371,6 @@ class Connection:
                 return
             except _PERMANENT:
                 raise
-            except SocketClosed as error:  # the new socket broke while entering the room
-                last_error = WebSocketRejectedError(f"the new socket closed at once: {error.reason}")
-                await self.close()
             except SignatureRateLimitError as error:
                 last_error = error
                 if error.retry_after is not None and error.retry_after <= policy.max_delay:

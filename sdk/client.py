@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
@@ -35,12 +36,16 @@ from tiktok_live._config import (
 )
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, WebsocketResponseEvent
 from tiktok_live._emitter import E, Emitter, Handler
-from tiktok_live._lookup import RoomInfo, RoomLookup
+from tiktok_live._lookup import MAX_ROOM_ID, RoomInfo, RoomLookup
+from tiktok_live._proxy import check_session, new_session
 from tiktok_live._sign import SignClient, SignGate
 from tiktok_live._websocket import Connection
 from tiktok_live.errors import RequestError
 from tiktok_live.protocol import Received, Session
 from tiktok_live.recording import Recorder, SignRecord, read_recording
+
+if TYPE_CHECKING:
+    from tiktok_live.video import VideoProgress, VideoRecording
 
 __all__ = [
     "DEFAULT_SIGN_URL",
@@ -90,7 +95,8 @@ class TikTokLiveClient:
 
     Options are keyword arguments (:class:`ClientOptions`; each is described on :class:`ClientConfig`), or a
     whole ``config=ClientConfig(...)`` that keyword arguments then override. ``room_id`` skips the room lookup.
-    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar). ``recorder``
+    ``session``: an aiohttp session to use (never closed by the client; give it no cookie jar; with a SOCKS
+    ``proxy`` its connector must be aiohttp-socks' ``ProxyConnector``, else ValueError). ``recorder``
     saves every frame (:mod:`tiktok_live.recording`). ``sign_gate`` paces sign requests (a pool shares one).
     TLS is always verified; the API key, session id and proxy credentials never appear in logs, reprs or errors.
     """
@@ -107,11 +113,15 @@ class TikTokLiveClient:
         **options: Unpack[ClientOptions],
     ) -> None:
         self.unique_id = normalize_unique_id(unique_id)
+        if room_id is not None and (type(room_id) is not int or not 0 < room_id <= MAX_ROOM_ID):
+            raise ValueError(f"room_id must be a positive 64-bit integer (got {room_id!r}), or None to look it up")
         base = config if config is not None else ClientConfig()
         self.config: ClientConfig = base.replace(**options) if options else base
         """The connection options in effect (frozen)."""
         self._room_id = room_id
         self._room_id_given = room_id is not None
+        if session is not None:
+            check_session(session, self.config.proxy)
         self._session = session
         self._owns_session = session is None
         self._recorder = recorder
@@ -331,6 +341,50 @@ class TikTokLiveClient:
                 self._emit(DisconnectEvent(None, "stream ended" if session.ended else "end of recording"))
             await self._emitter.drain()
 
+    async def record_video(
+        self,
+        path: str | os.PathLike[str],
+        quality: str = "origin",
+        duration: float | None = None,
+        *,
+        remux: bool = False,
+        overwrite: bool = False,
+        on_progress: Callable[[VideoProgress], object] | None = None,
+    ) -> VideoRecording:
+        """Record the host's LIVE video (the FLV stream, over HTTP: no ffmpeg needed) to ``path``; returns what was
+        saved. Works whether or not the client is connected (and alongside :meth:`connect`).
+
+        ``quality``: ``origin`` (the source; the best offered when the room has no origin stream), ``uhd``,
+        ``hd``, ``sd``, ``ld``, ``ao`` (audio only), or a key of ``flv_pull_url`` such as ``FULL_HD1``; one the room
+        does not offer raises :class:`~tiktok_live.errors.VideoQualityError` listing those it does. Stops when the
+        LIVE ends, after ``duration`` seconds, or when the awaiting task is cancelled (the file is then finished
+        properly and the cancellation propagates).
+
+        Data goes to ``<path>.part`` and the file gets its name only once it is whole (cut after its last whole
+        tag and flushed to disk), so a crash never leaves a file that looks complete. A dropped download resumes
+        (per ``reconnect``) into the next numbered segment (``live.flv``, ``live.002.flv``, …) with a warning in
+        the log; :class:`VideoRecording` lists the segments. ``remux=True`` copies each segment into an MP4 with
+        ffmpeg (on PATH) afterwards. An existing file is an error unless ``overwrite=True``. ``on_progress`` is
+        called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
+        VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
+        """
+        from tiktok_live.video import record_video
+
+        return await record_video(
+            unique_id=self.unique_id,
+            config=self.config,
+            cookies=dict(self._cookies),
+            session=None if self._owns_session else self._session,
+            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
+            room_id=self._room_id if self._room_id_given or self.connected else None,
+            path=path,
+            quality=quality,
+            duration=duration,
+            remux=remux,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
+
     async def __aenter__(self) -> Self:
         _ = await self.start()  # the reader task stays referenced as self._reader
         return self
@@ -392,11 +446,7 @@ class TikTokLiveClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # No cookie jar: the client sends exactly the cookies it chose (a jar would merge whatever TikTok sets,
-            # session cookies included, into the WebSocket request and across rooms).
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.http_timeout), cookie_jar=aiohttp.DummyCookieJar()
-            )
+            self._session = new_session(self.config.proxy, timeout=self.config.http_timeout)
         return self._session
 
     async def _run(self) -> None:

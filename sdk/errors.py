@@ -22,6 +22,9 @@
     ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
     ├── SchemaSourceError               a source of ``schema unknowns`` is missing or not in a format it reads
+    ├── VideoError                      recording a LIVE's video failed (no stream, not FLV, kept dropping, bad path)
+    │   └── VideoQualityError           the quality asked for is not offered; ``offered`` lists those that are
+    ├── MissingExtraError               an option needs an optional dependency; the message has the pip line
     └── UsageError                      a command-line mistake (exit code 2)
 
 Messages never contain the sign API key, session cookies, proxy credentials or secret query values.
@@ -34,6 +37,7 @@ __all__ = [
     "FleetError",
     "FrameDecodeError",
     "HandlerOverloadError",
+    "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
@@ -49,6 +53,8 @@ __all__ = [
     "UsageError",
     "UserNotFoundError",
     "UserOfflineError",
+    "VideoError",
+    "VideoQualityError",
     "WebSocketRejectedError",
     "WebcastBlockedError",
 ]
@@ -229,6 +235,38 @@ class SchemaSourceError(TikTokLiveError):
 
 class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
+
+
+class VideoError(TikTokLiveError):
+    """Recording a LIVE's video failed: the room offers no stream, the stream is not FLV, the download kept
+    dropping, or the path is unusable. ``recording`` holds what was saved before the failure (a
+    ``VideoRecording``; None when nothing was), so nothing is lost."""
+
+    def __init__(self, message: str, *, recording: object | None = None, retryable: bool = False) -> None:
+        self.recording = recording
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class VideoQualityError(VideoError, ValueError):
+    """The quality asked for is not offered by the room: ``quality`` is what was asked, ``offered`` the qualities
+    the room has (best first). Pick one of those."""
+
+    def __init__(self, quality: str, offered: tuple[str, ...]) -> None:
+        self.quality = quality
+        self.offered = offered
+        super().__init__(
+            f"the room offers no {quality!r} stream: choose one of {', '.join(offered)} (e.g. quality={offered[0]!r})"
+        )
+
+
+class MissingExtraError(TikTokLiveError, ImportError):
+    """An option needs an optional dependency that is not installed (e.g. a SOCKS proxy needs aiohttp-socks).
+    ``extra`` names the extra to install; the message carries the ``pip install`` line."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class UsageError(TikTokLiveError):

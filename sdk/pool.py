@@ -22,6 +22,12 @@ What the pool adds to the clients:
   ...}``); a server that does not publish them (HTTP 404, like the simulator) leaves signing unthrottled. A 429 with
   ``Retry-After`` pauses every room that signs with that key.
 - **Rooms at run time.** :meth:`RoomPool.add` and :meth:`RoomPool.remove` work before and while the pool runs.
+- **Proxies.** ``proxies=[...]`` spreads the rooms over several proxies (``http://``, ``https://``, ``socks5://``,
+  ``socks5h://``, ``socks4://``), one session per proxy: each new client goes to the usable proxy with the fewest
+  rooms, since TikTok's limits count per IP. A proxy whose connects fail ``proxy_failures`` times in a row
+  (network errors, HTTP 429/5xx, captchas, refused sockets: what an address causes, not an unknown user) is
+  benched for ``proxy_bench_time`` seconds, with a warning; a room whose connect failed there is moved at once to
+  another proxy that it has not tried yet. :attr:`RoomPool.proxies` shows each proxy's state.
 - **Per-room reconnects** stay the client's own (``reconnect=ReconnectPolicy(...)``). A room whose stream ends or
   whose client gives up is done, unless ``revisit_after`` is set: then the pool connects it again after that many
   seconds with a fresh client (a host's next LIVE has a new room id), except after ``UserNotFoundError`` or
@@ -39,7 +45,7 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Self, TypeVar, Unpack, overload
 
@@ -49,6 +55,7 @@ from tiktok_live._base import BaseEvent
 from tiktok_live._buffer import DropOldestBuffer
 from tiktok_live._config import ClientConfig, ClientOptions, normalize_unique_id
 from tiktok_live._emitter import E
+from tiktok_live._proxy import new_session, proxy_label, request_proxy, require_socks
 from tiktok_live._sign import (
     RATE_LIMITS_PATH,
     WINDOWS,
@@ -58,7 +65,18 @@ from tiktok_live._sign import (
     read_rate_limits,
 )
 from tiktok_live.client import TikTokLiveClient
-from tiktok_live.errors import SignAPIKeyError, TikTokLiveError, UserNotFoundError
+from tiktok_live.errors import (
+    ReconnectExhaustedError,
+    RequestError,
+    RoomIdNotFoundError,
+    SignAPIError,
+    SignAPIKeyError,
+    SignatureRateLimitError,
+    TikTokLiveError,
+    UserNotFoundError,
+    WebcastBlockedError,
+    WebSocketRejectedError,
+)
 from tiktok_live.recording import Recorder
 
 __all__ = [
@@ -67,6 +85,7 @@ __all__ = [
     "WINDOWS",
     "ClientOptions",
     "PoolStream",
+    "ProxyState",
     "Room",
     "RoomEvent",
     "RoomOptions",
@@ -89,6 +108,14 @@ DEFAULT_DEDUPE_SIZE: Final = 2_000
 dominates a busy room's memory (about 108 bytes an id: 10,000 ids are ~1 MiB a room) while a reconnect replays only
 the few dozen messages of the sign bundle's history."""
 _PERMANENT: Final = (UserNotFoundError, SignAPIKeyError)
+_ADDRESS_FAILURES: Final = (
+    RequestError,
+    RoomIdNotFoundError,
+    WebcastBlockedError,
+    WebSocketRejectedError,
+    ReconnectExhaustedError,
+)
+"""Failures an address (a proxy) can cause: network errors, blocks, captchas, refused sockets."""
 
 
 class RoomOptions(ClientOptions, total=False):
@@ -170,6 +197,7 @@ class Room:
         "connects",
         "error",
         "events",
+        "proxy",
         "state",
         "unique_id",
     )
@@ -187,7 +215,9 @@ class Room:
         """Events of this room delivered to the pool's streams."""
         self._pool = pool
         self._options = options
-        self.client: TikTokLiveClient = pool._make_client(unique_id, options)
+        self.proxy: ProxyState | None = None
+        """The pool proxy the current client goes through (None: no ``proxies``, or the room's own ``proxy``)."""
+        self.client: TikTokLiveClient = pool._client_for(self)
         """The room's current client (a new one per revisit)."""
         self._task: asyncio.Task[None] | None = None
         self._finished = asyncio.Event()
@@ -209,19 +239,52 @@ class Room:
         return f"<Room @{self.unique_id} room_id={self.room_id} {self.state.value}>"
 
 
+class ProxyState:
+    """One proxy of a pool (``RoomPool(proxies=[...])``): how many rooms use it and whether it is benched.
+
+    ``name`` is the proxy without its credentials. A proxy is benched after ``proxy_failures`` failed connects in
+    a row (any successful connect resets the count) until ``benched_until`` (``time.monotonic()`` seconds).
+    """
+
+    __slots__ = ("_clock", "_url", "benched_until", "benches", "failures", "name", "rooms")
+
+    def __init__(self, url: str, clock: Callable[[], float]) -> None:
+        self._url = url
+        self._clock = clock
+        self.name = proxy_label(url)
+        """``scheme://host:port``, without user name or password."""
+        self.rooms = 0
+        """Rooms whose current client goes through this proxy."""
+        self.failures = 0
+        """Failed connects in a row through this proxy."""
+        self.benches = 0
+        """How many times the proxy was benched."""
+        self.benched_until: float | None = None
+        """Until when (``time.monotonic()``) no new client is sent here; None: never benched."""
+
+    @property
+    def is_benched(self) -> bool:
+        """Whether the proxy is benched right now."""
+        return self.benched_until is not None and self._clock() < self.benched_until
+
+    def __repr__(self) -> str:
+        state = "benched" if self.is_benched else "usable"
+        return f"<ProxyState {self.name} rooms={self.rooms} failures={self.failures} {state}>"
+
+
 class _PoolGate:
     """The :class:`~tiktok_live.client.SignGate` of one pooled client: the pool's limiter for its sign server and
     key, resolved on first use (that may read the server's ``/webcast/rate_limits``)."""
 
-    def __init__(self, pool: RoomPool, sign_url: str, api_key: str | None) -> None:
+    def __init__(self, pool: RoomPool, config: ClientConfig) -> None:
         self._pool = pool
-        self._sign_url = sign_url
-        self._api_key = api_key
+        self._config = config
         self._limiter: SignLimiter | None = None
 
     async def acquire(self) -> None:
         if self._limiter is None:
-            self._limiter = await self._pool._limiter(self._sign_url, self._api_key)
+            config = self._config
+            self._limiter = await self._pool._limiter(config.sign_url or "", config.sign_api_key, config.proxy)
         await self._limiter.acquire()
 
     def pause(self, seconds: float) -> None:
@@ -238,9 +301,12 @@ class RoomPool:
     ``max_connecting``: rooms running their connect sequence at once. ``sign_rate`` (requests per second) and
     ``sign_burst``: a fixed sign limit per sign server and key instead of the server's ``/webcast/rate_limits``.
     ``revisit_after``: seconds after which a done room is connected again (None: never). ``session``: a shared
-    session to use (not closed by the pool). ``config`` and the other keyword options (:class:`ClientOptions`) go
-    to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here. ``clock`` and ``sleep``: what
-    the sign limiters read the time with and wait with (injectable, for tests).
+    session to use (not closed by the pool). ``proxies``: proxy URLs to spread the rooms over (instead of one
+    ``proxy``; not with ``session``); a proxy is benched for ``proxy_bench_time`` seconds after
+    ``proxy_failures`` failed connects in a row. ``config`` and the other keyword options
+    (:class:`ClientOptions`) go to every client; ``dedupe_size`` defaults to :data:`DEFAULT_DEDUPE_SIZE` here.
+    ``clock`` and ``sleep``: what the sign limiters and proxy benches read the time with and wait with
+    (injectable, for tests).
 
     An async context manager: ``async with RoomPool() as pool`` starts it and closes it on exit.
     """
@@ -253,6 +319,9 @@ class RoomPool:
         sign_rate: float | None = None,
         sign_burst: int | None = None,
         revisit_after: float | None = None,
+        proxies: Sequence[str] | None = None,
+        proxy_failures: int = 3,
+        proxy_bench_time: float = 300.0,
         config: ClientConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -271,9 +340,12 @@ class RoomPool:
         base = config if config is not None else ClientConfig(dedupe_size=DEFAULT_DEDUPE_SIZE)
         self.config: ClientConfig = base.replace(**client_options) if client_options else base
         """The connection options every room's client starts from (frozen)."""
-        self._session = session
-        self._owns_session = session is None
         self._clock = clock
+        self._proxies = self._check_proxies(proxies, session, proxy_failures, proxy_bench_time)
+        self.proxy_failures = proxy_failures
+        self.proxy_bench_time = proxy_bench_time
+        self._session = session
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
         self._sleep = sleep
         self._connect_slots = asyncio.Semaphore(max_connecting)
         self._rooms: dict[str, Room] = {}
@@ -405,15 +477,20 @@ class RoomPool:
                 self._finish(room, RoomState.REMOVED)
         for stream in list(self._streams):
             stream.close()
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
         self._idle.set()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    @property
+    def proxies(self) -> tuple[ProxyState, ...]:
+        """The pool's proxies (``proxies=[...]``) in the order given, with their rooms and bench state."""
+        return tuple(self._proxies)
 
     @property
     def limiters(self) -> Mapping[str, SignLimiter]:
@@ -435,25 +512,96 @@ class RoomPool:
 
     # ── internals ────────────────────────────────────────────────────────────────────────────────────────────
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # Every room holds one WebSocket: the default connector limit (100) would stall the 101st room.
-            timeout = aiohttp.ClientTimeout(total=self.config.http_timeout)
-            # No cookie jar: rooms with different session ids must not share cookies through it.
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
-            )
-        return self._session
+    def _check_proxies(
+        self, proxies: Sequence[str] | None, session: aiohttp.ClientSession | None, failures: int, bench_time: float
+    ) -> list[ProxyState]:
+        if failures < 1:
+            raise ValueError("proxy_failures must be at least 1")
+        if not (math.isfinite(bench_time) and bench_time >= 0):
+            raise ValueError("proxy_bench_time must be a finite number of seconds, not negative")
+        if proxies is None:
+            return []
+        if isinstance(proxies, str):
+            raise ValueError("proxies is a list of proxy URLs (for one proxy, pass proxy=...)")
+        if not proxies:
+            raise ValueError("proxies is empty: give at least one proxy URL (or leave it out)")
+        if session is not None:
+            raise ValueError("proxies= needs the pool's own sessions (one per proxy): leave session= out")
+        states: list[ProxyState] = []
+        for url in proxies:
+            ClientConfig(proxy=url)  # the same checks as a client's proxy: scheme, host, the socks extra
+            require_socks(url)
+            if any(state._url == url for state in states):
+                raise ValueError(f"proxy {proxy_label(url)} is given twice")
+            states.append(ProxyState(url, lambda: self._clock()))
+        return states
+
+    def _http(self, proxy: str | None = None) -> aiohttp.ClientSession:
+        """The session for clients going through ``proxy`` (None: direct): the injected one, else one per proxy."""
+        if self._session is not None:
+            return self._session
+        session = self._sessions.get(proxy)
+        if session is None:
+            # Every room holds one WebSocket: the default connector limit (100) would stall the 101st room. No
+            # cookie jar: rooms with different session ids must not share cookies through it.
+            session = new_session(proxy, timeout=self.config.http_timeout, limit=0)
+            self._sessions[proxy] = session
+        return session
+
+    def _client_for(self, room: Room, avoid: Iterable[ProxyState] = ()) -> TikTokLiveClient:
+        """A new client for ``room``: through the usable pool proxy with the fewest rooms (not one of ``avoid``)
+        when the pool has proxies and the room names no proxy of its own."""
+        if room.proxy is not None:
+            room.proxy.rooms -= 1
+            room.proxy = None
+        options = room._options
+        if self._proxies and "proxy" not in options:
+            room.proxy = self._pick_proxy(set(map(id, avoid)))
+            room.proxy.rooms += 1
+            options = {**options, "proxy": room.proxy._url}
+        return self._make_client(room.unique_id, options)
 
     def _make_client(self, unique_id: str, options: RoomOptions) -> TikTokLiveClient:
         room_id = options.get("room_id")
         recorder = options.get("recorder")
         overrides = {key: value for key, value in options.items() if key not in ("room_id", "recorder")}
         config = self.config.replace(**overrides) if overrides else self.config
-        gate = _PoolGate(self, config.sign_url or "", config.sign_api_key)
         return TikTokLiveClient(
-            unique_id, room_id=room_id, config=config, session=self._http(), sign_gate=gate, recorder=recorder
+            unique_id,
+            room_id=room_id,
+            config=config,
+            session=self._http(config.proxy),
+            sign_gate=_PoolGate(self, config),
+            recorder=recorder,
         )
+
+    def _pick_proxy(self, avoid: set[int]) -> ProxyState:
+        """The usable proxy with the fewest rooms (first given on a tie) outside ``avoid``; when every proxy is
+        benched or avoided, the one whose bench ends first (a pool never stops for want of a proxy)."""
+        usable = [state for state in self._proxies if not state.is_benched and id(state) not in avoid]
+        if usable:
+            return min(usable, key=lambda state: state.rooms)
+        return min(self._proxies, key=lambda state: state.benched_until or 0.0)
+
+    def _proxy_failed(self, room: Room, error: BaseException) -> bool:
+        """Count ``error`` against the room's proxy when an address can cause it; bench the proxy at the limit.
+        Returns whether the error counted."""
+        state = room.proxy
+        if state is None or not _is_address_failure(error):
+            return False
+        state.failures += 1
+        if state.failures >= self.proxy_failures and not state.is_benched:
+            state.benches += 1
+            state.benched_until = self._clock() + self.proxy_bench_time
+            logger.warning(
+                "proxy %s benched for %g s after %d failed connects in a row (last: @%s: %s)",
+                state.name,
+                self.proxy_bench_time,
+                state.failures,
+                room.unique_id,
+                error,
+            )
+        return True
 
     def _launch(self, room: Room) -> None:
         room._task = asyncio.create_task(self._run_room(room), name=f"tiktok-live pool @{room.unique_id}")
@@ -461,6 +609,7 @@ class RoomPool:
     async def _run_room(self, room: Room) -> None:
         """One room's life: connect (within the connect limit), stream until the end, maybe revisit."""
         final = RoomState.REMOVED  # unless the loop below ends on its own
+        tried: list[ProxyState] = []  # proxies this connect has failed on (a room moves to another at once)
         try:
             while True:
                 room.state = RoomState.CONNECTING
@@ -471,6 +620,9 @@ class RoomPool:
                     room.state = RoomState.CONNECTED
                     room.connects += 1
                     room.error = None
+                    tried.clear()
+                    if room.proxy is not None:
+                        room.proxy.failures = 0
                     try:
                         await reader
                     finally:
@@ -480,10 +632,15 @@ class RoomPool:
                     _propagate_cancellation(error)
                     room.error, outcome, permanent = error, RoomState.FAILED, isinstance(error, _PERMANENT)
                     logger.warning("@%s: %s", room.unique_id, error)
+                    if room.state is not RoomState.CONNECTING:
+                        self._proxy_failed(room, error)  # the stream died (ReconnectExhaustedError)
+                    elif self._try_another_proxy(room, error, tried):
+                        continue
                 except Exception as error:  # one room's unexpected failure must not stop the others
                     _propagate_cancellation(error)
                     room.error, outcome = error, RoomState.FAILED
                     logger.exception("@%s failed", room.unique_id)
+                tried.clear()
                 if self.revisit_after is None or permanent:
                     final = outcome
                     return
@@ -493,12 +650,28 @@ class RoomPool:
         finally:
             self._finish(room, final)
 
-    def _replace_client(self, room: Room) -> None:
+    def _try_another_proxy(self, room: Room, error: TikTokLiveError, tried: list[ProxyState]) -> bool:
+        """After a failed connect: count it against the room's proxy and, when another usable proxy that this
+        connect has not tried exists, give the room a client there (returns True: connect again at once)."""
+        failed = room.proxy
+        if failed is None or not self._proxy_failed(room, error):
+            return False
+        tried.append(failed)
+        if not any(state not in tried and not state.is_benched for state in self._proxies):
+            return False
+        self._replace_client(room, avoid=tried)
+        logger.info("@%s: trying proxy %s", room.unique_id, room.proxy.name if room.proxy else "?")
+        return True
+
+    def _replace_client(self, room: Room, avoid: Iterable[ProxyState] = ()) -> None:
         self._unsubscribe(room.client, self._by_type, room._deliver)
-        room.client = self._make_client(room.unique_id, room._options)
+        room.client = self._client_for(room, avoid)
         self._subscribe(room.client, self._by_type, room._deliver)
 
     def _finish(self, room: Room, state: RoomState) -> None:
+        if room.proxy is not None:
+            room.proxy.rooms -= 1
+            room.proxy = None
         room.state = state
         room._finished.set()
         self._update_idle()
@@ -556,8 +729,9 @@ class RoomPool:
         for event_type in types:
             client.remove_listener(event_type, handler)
 
-    async def _limiter(self, sign_url: str, api_key: str | None) -> SignLimiter:
-        """The limiter for one sign server and key, made on first use (reading its published limits once)."""
+    async def _limiter(self, sign_url: str, api_key: str | None, proxy: str | None = None) -> SignLimiter:
+        """The limiter for one sign server and key, made on first use (reading its published limits once, through
+        ``proxy``: the asking client's)."""
         key = (sign_url, api_key)
         limiter = self._limiters.get(key)
         if limiter is not None:
@@ -570,10 +744,10 @@ class RoomPool:
                     limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst, clock=self._clock, sleep=self._sleep)
                 else:
                     published = await read_rate_limits(
-                        self._http(),
+                        self._http(proxy),
                         sign_url,
                         api_key,
-                        proxy=self.config.proxy,
+                        proxy=request_proxy(proxy),
                         max_body=self.config.max_body_size,
                         clock=self._clock,
                         sleep=self._sleep,
@@ -589,6 +763,14 @@ def _propagate_cancellation(error: BaseException) -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from error
+
+
+def _is_address_failure(error: BaseException) -> bool:
+    """Whether an address (a proxy) can be to blame: network failures, blocks and captchas, refused sockets, and
+    sign-server failures other than a rate limit or a rejected key (those count per key, not per address)."""
+    if isinstance(error, _ADDRESS_FAILURES):
+        return True
+    return isinstance(error, SignAPIError) and error.retryable and not isinstance(error, SignatureRateLimitError)
 
 
 def _key(user: str) -> str:

@@ -121,15 +121,7 @@ def test_every_logger_is_documented() -> None:
 # Files outside the repository (the shared reference folder, its facts sheet and that sheet's numbered sections)
 # are never cited: the package and docs state the facts themselves. NOT_YET: the files that still do.
 CITATION = re.compile(r"§|\.\./shared|facts sheet")
-NOT_YET: frozenset[str] = frozenset(
-    {
-        # The importer's header of proto/*.proto (and transport.proto's own) flow into the stubs' docstrings:
-        # codegen/importer.py and proto/transport.proto are to state the facts instead.
-        "generated/pb/enums_pb2.pyi",
-        "generated/pb/transport_pb2.pyi",
-        "generated/pb/webcast_pb2.pyi",
-    }
-)
+NOT_YET: frozenset[str] = frozenset()
 
 
 def _cited() -> Iterator[str]:

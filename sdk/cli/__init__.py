@@ -1,5 +1,5 @@
-"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`) and schema
-(:mod:`tiktok_live.schema.cli`).
+"""The ``tiktok-live`` command: demo, watch, record, replay, events, serve (:mod:`tiktok_live.web`), schema
+(:mod:`tiktok_live.schema.cli`) and video.
 
 Exit codes: 0 success, 2 usage error (or an unreadable recording), 3 user not found / offline / age-restricted,
 4 sign server failure (including rate limits), 5 blocked by TikTok or connection failure, 130 interrupted.
@@ -7,7 +7,8 @@ Under ``--json`` stdout carries JSON Lines only (schema: :mod:`tiktok_live.jsonl
 summary go to stderr.
 
 Layout: this module builds the parser and runs a command; :mod:`._output` prints (``Printer``), :mod:`._events`
-resolves event names and runs ``events``, :mod:`._commands` runs demo/watch/record/replay.
+resolves event names and runs ``events``, :mod:`._commands` runs demo/watch/record/replay, :mod:`._video` runs
+video.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_schema(commands)
     for command in (watch, record):
         add_report_option(command)
+    from tiktok_live.cli._video import register as register_video
+
+    register_video(commands)
     return parser
 
 
@@ -131,10 +135,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
         return schema(args, out, err)
     printer = Printer(json_mode=args.json, out=out, err=err, room_id=lambda: None)
+    from tiktok_live.cli._video import run as video
     from tiktok_live.fleet.cli import run as fleet
     from tiktok_live.web.cli import run as serve
 
     runners = {"demo": demo, "watch": watch, "record": record, "replay": replay, "serve": serve, "fleet": fleet}
+    runners["video"] = video
     runner = runners[args.command]
     code = EXIT_OK
     try:
@@ -155,7 +161,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         parser.error(str(error))
     finally:
         printer.close()
-    err.write(printer.summary() + "\n")
+    if getattr(args, "summary", True):  # commands without events (video) have nothing to sum up
+        err.write(printer.summary() + "\n")
     return code
 
 

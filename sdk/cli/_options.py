@@ -9,10 +9,15 @@ __all__ = ["connection_options", "output_options"]
 
 
 def connection_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that say where to connect (watch, record, serve)."""
+    """Add the options that say where to connect (watch, record, serve, video)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--sign-api-key", default=None, help="sign server API key (default: $SIGN_API_KEY)")
-    group.add_argument("--proxy", default=None, help="HTTP proxy for every request and the WebSocket")
+    group.add_argument(
+        "--proxy",
+        default=None,
+        help="proxy for every request and the WebSocket: http://, https://, socks5://, socks5h://, socks4:// "
+        '(SOCKS needs pip install "tiktok-live[socks]")',
+    )
     group.add_argument("--web-url", default=os.environ.get("TIKTOK_LIVE_WEB_URL"), help="origin of TikTok's site")
     group.add_argument(
         "--webcast-url", default=os.environ.get("TIKTOK_LIVE_WEBCAST_URL"), help="origin of TikTok's webcast API"

@@ -54,6 +54,7 @@ from tiktok_live.testing._scenario import (
     recording_scenario,
 )
 from tiktok_live.testing._server import WS_PATH, HandshakeRejection, SignRequest, Simulator
+from tiktok_live.testing._video import VideoFeed
 
 __all__ = [
     "DEFAULT_VIEWER",
@@ -72,6 +73,7 @@ __all__ = [
     "Simulator",
     "Step",
     "UserLike",
+    "VideoFeed",
     "battle",
     "comment",
     "default_scenario",

@@ -6,7 +6,9 @@ Routes (all on ``Simulator.url``, at TikTok's paths):
 - ``GET /api-live/user/room/``: the user/room API;
 - ``GET /webcast/room/check_alive/`` and ``GET /webcast/room/info/``;
 - ``GET /webcast/fetch``: the sign server's connection bundle (protobuf ``ProtoMessageFetchResult``);
-- ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``).
+- ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``);
+- ``GET /stream/stream-<room>_<quality>.flv``: the LIVE's video, an FLV stream (see ``_video``), at the pull URLs
+  the room info names.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tiktok_live.testing._connection import Faults, SimulatedConnection
 from tiktok_live.testing._hosts import SignWindows, dispatcher, make_hosts, msg_id_base
 from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
+from tiktok_live.testing._video import VIDEO_PATH, VideoFeed
 
 if TYPE_CHECKING:
     import aiohttp
@@ -119,6 +122,9 @@ class Simulator:
     WebSocket: ``ping_interval`` (announced in ``Handshake-Options``; fractional for fast tests), ``faults``
     (:class:`Faults`), ``enter_room_timeout``, ``ack_grace``, ``heartbeat_grace`` (the client-duty deadlines),
     ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never).
+
+    Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
+    (length, pace, a drop fault, the qualities offered and which forms name them).
 
     Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
     ``connections``, ``frames_sent``, ``ws_pings`` (and ``sign_requests_waiting`` now); ``on_violation`` is called
@@ -213,6 +219,8 @@ class Simulator:
         self.on_violation = on_violation
         self.max_records = max_records
         self.started_at = int(time.time()) - 600
+        self.video = VideoFeed()
+        """The LIVE's video: the FLV stream at the room info's pull URLs (options, faults and records)."""
 
         self.violations: list[str] = []
         """Every breach of a client duty, one line each, starting with ``violation:``."""
@@ -283,6 +291,7 @@ class Simulator:
         app.router.add_get("/webcast/fetch", self._handle_sign)
         app.router.add_get("/webcast/fetch/", self._handle_sign)
         app.router.add_get(WS_PATH, self._handle_ws)
+        app.router.add_get(VIDEO_PATH + "{name}", self._handle_video)
         # A client that vanishes without closing must not hold stop() for aiohttp's default 60 s.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT)
         await runner.setup()
@@ -633,8 +642,12 @@ class Simulator:
             },
             "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
             "age_restricted": {"restricted": False},
+            "stream_url": self.video.stream_url(self.url, self.room_id),
         }
         return web.json_response({"data": data, "status_code": 0})
+
+    async def _handle_video(self, request: web.Request) -> web.StreamResponse:
+        return await self.video.handle(self, request)
 
     # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
 

@@ -101,6 +101,10 @@ async def test_rooms_are_added_and_removed_at_run_time() -> None:
             removed = await pool.remove("@host0")
             assert removed.state is RoomState.REMOVED and not removed.client.connected
             assert "host0" not in pool and list(pool.rooms) == ["host1"]
+            # Events host0 delivered before it was removed may still wait in the stream's buffer: skip exactly
+            # those, then nothing more of host0 may come.
+            for _ in range(len(stream)):
+                await anext(stream)
             seen.clear()
             await until(lambda: seen.count("host1") >= 5)
             assert "host0" not in seen
