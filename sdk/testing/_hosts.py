@@ -2,7 +2,7 @@
 
 The origin keeps what TikTok shares between hosts: the sign server (its settings, its records, the count of
 requests per fixed window) and the batched live check. Every other request belongs to one host, found by the
-path's ``@user``, the ``uniqueId`` query or the ``room_id`` query, and is answered by that host's own
+path's ``@user``, the ``uniqueId`` query or the room id (query, or video path), and is answered by that host's own
 :class:`~tiktok_live.testing.Simulator` (its room id, script, msg ids, tokens and records), so the handlers are
 the single-host ones. A request naming no host is answered by the origin, which is nobody's host: the answers
 TikTok gives for an unknown user or a stale room id.
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HOST_HANDLERS", "SignWindows", "host_for", "make_hosts", "msg_id_base"]
 
-HOST_HANDLERS: Final = frozenset({"_handle_page", "_handle_user_room", "_handle_room_info", "_handle_ws"})
+HOST_HANDLERS: Final = frozenset(
+    {"_handle_page", "_handle_user_room", "_handle_room_info", "_handle_ws", "_handle_video"}
+)
 """The request handlers a host answers (the others — sign server, live check — belong to the origin)."""
 HOST_OPTIONS: Final = (
     "title",
@@ -91,12 +93,14 @@ def make_hosts(
 
 
 def host_for(origin: Simulator, request: web.Request) -> Simulator | None:
-    """The host a request is about: the path's ``@user``, else the ``uniqueId`` query, else the ``room_id`` query
-    (the host whose current room it is); None when it names none of them."""
+    """The host a request is about: the path's ``@user``, else the ``uniqueId`` query, else the room id (the
+    ``room_id`` query, or the video path's ``stream-<room>_<quality>``: the host whose current room it is); None
+    when it names none of them."""
     user = request.match_info.get("user") or request.query.get("uniqueId")
     if user is not None:
         return origin._host_named(user)
-    room = request.query.get("room_id", "")
+    video = request.match_info.get("name")
+    room = video.removeprefix("stream-").partition("_")[0] if video else request.query.get("room_id", "")
     return origin._host_of_room(int(room)) if room.isdigit() else None
 
 
