@@ -111,7 +111,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     common(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     status.add_argument("--lease", type=_positive(float), default=15.0, help="the workers' lease (default 15)")
-    fleet.set_defaults(json=False, events=None)
+    fleet.set_defaults(json=False, events=None, summary=False)  # no stream of its own: nothing to sum up
 
 
 async def run(args: argparse.Namespace, printer: Printer) -> int:
