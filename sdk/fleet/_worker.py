@@ -319,9 +319,12 @@ class Worker:
             return
         if held.deadline is not None:
             held.deadline.cancel()
-        if held.task is not None and not held.task.done():
-            held.task.cancel()
-            await asyncio.wait({held.task})
+        task = held.task
+        while task is not None and not task.done():
+            # Again if need be: a cancel that lands as an inner wait_for completes is lost on Python 3.11; the
+            # room's loop then ends by itself, seeing the room is no longer held.
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         if release and self._store is not None:
             with contextlib.suppress(Exception):
                 await self._store.release(held.lease, state)
@@ -333,7 +336,7 @@ class Worker:
         assert store is not None
         handle = held.lease.handle
         delay = _RETRY[0]
-        while True:
+        while self._held.get(handle) is held:
             try:
                 await self._stream_room(store, held)
                 delay = _RETRY[0]
