@@ -46,6 +46,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP)
+	@$(PY) -m codegen check-install || $(PY) -m pip install -q --no-deps -e . --config-settings editable_mode=strict
 	$(VENV)/bin/mypy -p tiktok_live
 	$(VENV)/bin/mypy codegen tools tests/typing/positive
 

@@ -7,9 +7,10 @@ errors in :mod:`tiktok_live.errors`, all under :class:`TikTokLiveError`.
 
 from typing import TYPE_CHECKING
 
-from tiktok_live._base import BaseEvent, UnknownEvent
+from tiktok_live._lazy import lazy_attributes
 from tiktok_live.errors import (
     AgeRestrictedError,
+    EventLoopRunningError,
     FleetError,
     FrameDecodeError,
     HandlerOverloadError,
@@ -17,6 +18,7 @@ from tiktok_live.errors import (
     PermanentSinkError,
     ReconnectExhaustedError,
     RecordingError,
+    RecordingWriteError,
     RequestError,
     RoomIdNotFoundError,
     ScenarioError,
@@ -36,55 +38,75 @@ from tiktok_live.errors import (
 )
 
 if TYPE_CHECKING:
-    from tiktok_live.client import ClientConfig, EventStream, ReconnectPolicy, RoomInfo, TikTokLiveClient
+    from tiktok_live._base import BaseEvent, UnknownEvent
+    from tiktok_live.client import (
+        ClientConfig,
+        EventStream,
+        GiftInfo,
+        ReconnectPolicy,
+        RoomInfo,
+        RoomOwner,
+        StreamURL,
+        TikTokLiveClient,
+        check_live,
+    )
     from tiktok_live.video import VideoProgress, VideoRecording, VideoSegment, VideoStop
 
 __version__ = "0.1.0"
 """The installed version of tiktok-live."""
 
-# The client pulls in aiohttp and the schema (~0.2 s): it loads on first use so `import tiktok_live` stays fast.
-_LAZY = frozenset({"ClientConfig", "EventStream", "ReconnectPolicy", "RoomInfo", "TikTokLiveClient"})
-_LAZY_VIDEO = frozenset({"VideoProgress", "VideoRecording", "VideoSegment", "VideoStop"})
+# The client pulls in aiohttp and the schema (~0.2 s), the event base protobuf (~20 ms): they load on first use,
+# so `import tiktok_live` (and the pytest plugin, loaded by every pytest run where tiktok-live is installed) stays
+# fast.
+_LAZY = {
+    "BaseEvent": "tiktok_live._base",
+    "UnknownEvent": "tiktok_live._base",
+    "ClientConfig": "tiktok_live.client",
+    "EventStream": "tiktok_live.client",
+    "ReconnectPolicy": "tiktok_live.client",
+    "RoomInfo": "tiktok_live.client",
+    "RoomOwner": "tiktok_live.client",
+    "StreamURL": "tiktok_live.client",
+    "GiftInfo": "tiktok_live.client",
+    "TikTokLiveClient": "tiktok_live.client",
+    "check_live": "tiktok_live.client",
+    "VideoProgress": "tiktok_live.video",
+    "VideoRecording": "tiktok_live.video",
+    "VideoSegment": "tiktok_live.video",
+    "VideoStop": "tiktok_live.video",
+}
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from tiktok_live import client
-
-        value: object = getattr(client, name)
-        globals()[name] = value
-        return value
-    if name in _LAZY_VIDEO:
-        from tiktok_live import video as _video
-
-        found: object = getattr(_video, name)
-        globals()[name] = found
-        return found
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
     "AgeRestrictedError",
     "BaseEvent",
     "ClientConfig",
+    "EventLoopRunningError",
     "EventStream",
     "FleetError",
     "FrameDecodeError",
+    "GiftInfo",
     "HandlerOverloadError",
     "MissingExtraError",
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "ReconnectPolicy",
     "RecordingError",
+    "RecordingWriteError",
     "RequestError",
     "RoomIdNotFoundError",
     "RoomInfo",
+    "RoomOwner",
     "ScenarioError",
     "SchemaSourceError",
     "SignAPIError",
     "SignAPIKeyError",
     "SignatureRateLimitError",
     "SnapshotError",
+    "StreamURL",
     "TikTokLiveClient",
     "TikTokLiveError",
     "UnknownEvent",
@@ -100,4 +122,5 @@ __all__ = [
     "WebSocketRejectedError",
     "WebcastBlockedError",
     "__version__",
+    "check_live",
 ]

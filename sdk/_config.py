@@ -100,6 +100,9 @@ class ClientOptions(TypedDict, total=False):
     session_id: str | None
     tt_target_idc: str
     strict: bool
+    wait_live: bool
+    follow: bool
+    live_poll_interval: float
     max_handlers_in_flight: int
 
 
@@ -155,6 +158,15 @@ class ClientConfig:
     """TikTok's data-center cookie, sent with requests (and to the sign server with a session id)."""
     strict: bool = False
     """Tests: re-raise the first exception a handler raised from ``connect()`` / ``run()`` once the stream ends."""
+    wait_live: bool = False
+    """Connecting waits while the host is offline (checking every ``live_poll_interval`` seconds) instead of
+    raising UserOfflineError; ``connect(wait_live=...)`` overrides it for one call."""
+    follow: bool = False
+    """Keep watching the host across LIVEs: wait while they are offline, and after a LIVE ends wait for the next
+    one and connect again (``connect()`` / ``run()`` then return only on ``disconnect()``, ``stop()`` or an error
+    that waiting cannot fix)."""
+    live_poll_interval: float = 30.0
+    """Seconds between two live checks while waiting for the host to go live (``wait_live``, ``follow``)."""
     max_handlers_in_flight: int = 1_000
     """Async handler calls running at once at most; beyond, a call is dropped, counted and reported in an
     ``ErrorEvent`` (``HandlerOverloadError``) rather than piling up tasks without bound."""
@@ -173,9 +185,9 @@ class ClientConfig:
             from tiktok_live._proxy import require_socks
 
             require_socks(self.proxy)  # a SOCKS proxy needs the `socks` extra: say so now, not at the first request
-        for name in ("watchdog_timeout", "http_timeout"):
+        for name in ("watchdog_timeout", "http_timeout", "live_poll_interval"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds")
         if self.heartbeat_interval is not None and not (
             math.isfinite(self.heartbeat_interval) and self.heartbeat_interval > 0

@@ -9,6 +9,9 @@ waits for handlers (acks and heartbeats must go on), so a call that would go bey
 started, counted in :attr:`Emitter.dropped`, logged as a warning and reported as an :class:`ErrorEvent` carrying a
 :class:`HandlerOverloadError` and the event it did not handle (the first time, then every 1,000th). Calls already
 running are never cancelled, and sync handlers always run.
+
+Strict mode (for tests): the first exception a handler raises is also kept, and :meth:`Emitter.raise_if_failed`
+raises it once the stream is over, so an ``assert`` in a handler fails the test instead of becoming a log line.
 """
 
 from __future__ import annotations
@@ -80,15 +83,20 @@ class Emitter:
     """Event-class-keyed emitter. Keys are class names, as pyee keys by string (and TikTokLive users expect it).
 
     At most ``max_in_flight`` async handler calls run at once; see the module documentation for what happens
-    beyond."""
+    beyond. ``strict``: see :meth:`raise_if_failed`."""
 
-    def __init__(self, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+    def __init__(self, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, *, strict: bool = False) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
         """Async handler calls allowed to run at once (may be changed at any time)."""
         self.dropped = 0
         """Async handler calls not started because ``max_in_flight`` were running."""
+        self.strict = strict
+        """Keep the first handler exception for :meth:`raise_if_failed` (tests); it is logged and reported either
+        way."""
+        self._failure: BaseException | None = None
+        self._more_failures = 0
         self._pyee = _BoundedEmitter(self)
         self._pyee.add_listener("error", self._on_handler_error)
         self._counts: dict[type[BaseEvent], int] = {}
@@ -101,7 +109,7 @@ class Emitter:
         """Call ``handler`` for every event of exactly ``event_type``."""
         if event_type is ErrorEvent:
             # An ErrorEvent handler that raised would report its own error again: keep its errors to the log.
-            wrapped = self._error_wrappers.setdefault(handler, _guarded(cast("ErrorHandler", handler)))
+            wrapped = self._error_wrappers.setdefault(handler, _guarded(cast("ErrorHandler", handler), self._failed))
             self._pyee.add_listener(event_type.__name__, wrapped)
         else:
             self._pyee.add_listener(event_type.__name__, handler)
@@ -137,6 +145,8 @@ class Emitter:
 
     def _dropped_call(self, event: object) -> None:
         self.dropped += 1
+        if self.strict and self._failure is None:  # a handler that did not run may hide a failing assert
+            self._failed(HandlerOverloadError(self.dropped, self.max_in_flight))
         if self.dropped != 1 and self.dropped % _REPORT_EVERY != 0:
             return
         logger.warning(
@@ -159,12 +169,47 @@ class Emitter:
         if ErrorEvent in self.listened:
             self._pyee.emit(ErrorEvent.__name__, ErrorEvent(error, event))
 
+    @property
+    def failure(self) -> BaseException | None:
+        """In strict mode, the first exception a handler raised that :meth:`raise_if_failed` has not raised yet."""
+        return self._failure
+
+    def raise_if_failed(self) -> None:
+        """In strict mode, raise the first handler exception kept since the last call (then forget it); a note
+        on it tells how many more handlers failed. Does nothing when no handler failed or strict is off."""
+        failure, more = self._failure, self._more_failures
+        self._failure, self._more_failures = None, 0
+        if failure is None:
+            return
+        what = (
+            "a handler call was dropped"
+            if isinstance(failure, HandlerOverloadError)
+            else "an event handler raised this"
+        )
+        failure.add_note(
+            f"tiktok-live: {what} while the client was running (strict mode re-raises handler errors once the "
+            "stream is over; strict=False only logs them and emits ErrorEvent)"
+            + (f"; {more} more handler error(s) were logged" if more else "")
+        )
+        raise failure
+
+    def _failed(self, error: BaseException) -> None:
+        if not self.strict:
+            return
+        if self._failure is None:
+            self._failure = error
+        else:
+            self._more_failures += 1
+
     def _on_handler_error(self, error: BaseException) -> None:
         logger.error("an event handler raised %s: %s", type(error).__name__, error, exc_info=error)
+        self._failed(error)
         self.report(error)
 
 
-def _guarded(handler: ErrorHandler) -> ErrorHandler:
+def _guarded(handler: ErrorHandler, failed: Callable[[BaseException], None]) -> ErrorHandler:
+    """``handler`` with its exceptions logged and passed to ``failed`` (an ErrorEvent handler's own errors are not
+    reported as ErrorEvents: that would loop)."""
     if inspect.iscoroutinefunction(handler):
 
         async def guarded_async(event: ErrorEvent) -> None:
@@ -172,16 +217,18 @@ def _guarded(handler: ErrorHandler) -> ErrorHandler:
                 result = handler(event)
                 if result is not None:
                     await result
-            except Exception:
+            except Exception as error:
                 logger.exception("an ErrorEvent handler raised")
+                failed(error)
 
         return guarded_async
 
     def guarded(event: ErrorEvent) -> None:
         try:
             result = handler(event)
-        except Exception:
+        except Exception as error:
             logger.exception("an ErrorEvent handler raised")
+            failed(error)
             return
         if inspect.isawaitable(result):
             logger.error("an ErrorEvent handler returned an awaitable; make it `async def`")

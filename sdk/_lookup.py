@@ -12,6 +12,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
 from typing import Final
 from urllib.parse import quote
 
@@ -25,9 +27,23 @@ from tiktok_live._http import (
     get_path,
     host_of,
     json_object,
+    number,
     redact,
     safe_error,
     to_int,
+)
+from tiktok_live._info import (
+    GiftInfo,
+    RoomOwner,
+    StreamURL,
+    first_url,
+    owner_dict,
+    parse_gifts,
+    parse_owner,
+    parse_stream_urls,
+    stream_dict,
+    text,
+    timestamp,
 )
 from tiktok_live.errors import (
     AgeRestrictedError,
@@ -38,7 +54,7 @@ from tiktok_live.errors import (
     UserOfflineError,
 )
 
-__all__ = ["MAX_ROOM_ID", "OFFLINE", "RoomInfo", "RoomLookup"]
+__all__ = ["MAX_ROOM_ID", "OFFLINE", "GiftInfo", "RoomInfo", "RoomLookup", "RoomOwner", "StreamURL"]
 
 logger = logging.getLogger("tiktok_live.lookup")
 
@@ -49,26 +65,68 @@ MAX_ROOM_ID: Final = 2**63 - 1
 room id at all."""
 _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
 _AGE_RESTRICTED_STATUS: Final = 4003110
+_MAX_RETRY_AFTER: Final = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
 class RoomInfo:
-    """The room as ``/webcast/room/info/`` describes it. ``raw`` holds the whole ``data`` object."""
+    """The room as ``/webcast/room/info/`` describes it (``client.fetch_room_info()``, or ``client.room_info`` after
+    connecting). Unknown numbers are ``0``, unknown text ``""``; ``raw`` holds the whole ``data`` object."""
 
     room_id: int
     title: str
     status: int
+    """2: live, 3: paused, 4: offline."""
     user_count: int
+    """Viewers in the room now."""
     like_count: int
+    """Likes so far in this LIVE."""
     total_user: int
+    """Viewers who came in this LIVE, in all."""
     owner_unique_id: str
+    """The host's @handle (also ``owner.unique_id``)."""
     owner_nickname: str
+    """The host's display name (also ``owner.nickname``)."""
     raw: Mapping[str, object] = field(repr=False)
+    owner: RoomOwner | None = None
+    """The host: id, @handle, nickname, avatar and followers (None when the answer had no owner)."""
+    started_at: datetime | None = None
+    """When this LIVE started (UTC), if known."""
+    cover_url: str = ""
+    """The room's cover picture."""
+    age_restricted: bool = False
+    """Whether TikTok marks the room 18+ (watching it needs a logged-in session id)."""
+    stream_urls: Mapping[str, StreamURL] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    """The video's pull URLs by quality, best first: ``stream_urls["hd"].flv`` (see :class:`StreamURL`)."""
 
     @property
     def is_live(self) -> bool:
         """Whether the room is live (status 2) or paused (3), not offline (4)."""
         return self.status != OFFLINE
+
+    @property
+    def qualities(self) -> tuple[str, ...]:
+        """The stream qualities offered, best first (the keys of ``stream_urls``)."""
+        return tuple(self.stream_urls)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict of everything but ``raw``: 64-bit ids as decimal strings (they do not fit JSON
+        numbers), ``started_at`` as ISO 8601, ``stream_urls`` as ``{quality: {"flv", "hls", ...}}``."""
+        owner = self.owner
+        return {
+            "room_id": str(self.room_id),
+            "title": self.title,
+            "status": self.status,
+            "is_live": self.is_live,
+            "user_count": self.user_count,
+            "like_count": self.like_count,
+            "total_user": self.total_user,
+            "owner": None if owner is None else owner_dict(owner),
+            "started_at": None if self.started_at is None else self.started_at.isoformat(),
+            "cover_url": self.cover_url,
+            "age_restricted": self.age_restricted,
+            "stream_urls": {name: stream_dict(url) for name, url in self.stream_urls.items()},
+        }
 
 
 class RoomLookup:
@@ -143,6 +201,7 @@ class RoomLookup:
                 host=host,
                 status=answer.status,
                 retryable=True,
+                retry_after=number(answer.headers.get("Retry-After"), maximum=_MAX_RETRY_AFTER),
             )
         return answer.status, answer.body.decode("utf-8", "replace")  # captcha pages need not be UTF-8
 
@@ -255,14 +314,55 @@ class RoomLookup:
         status = to_int(data.get("status"))
         if status == OFFLINE:
             raise UserOfflineError(self.unique_id)
+        owner = parse_owner(data)
         return RoomInfo(
             room_id=room_id,
-            title=str(data.get("title", "")),
+            title=text(data.get("title")),
             status=status,
             user_count=to_int(data.get("user_count")),
             like_count=to_int(get_path(data, "stats", "like_count")),
             total_user=to_int(get_path(data, "stats", "total_user")),
-            owner_unique_id=str(get_path(data, "owner", "display_id") or ""),
-            owner_nickname=str(get_path(data, "owner", "nickname") or ""),
+            owner_unique_id=owner.unique_id if owner is not None else "",
+            owner_nickname=owner.nickname if owner is not None else "",
             raw=data,
+            owner=owner,
+            started_at=timestamp(data.get("create_time") or data.get("start_time")),
+            cover_url=first_url(data.get("cover")),
+            age_restricted=get_path(data, "age_restricted", "restricted") is True,
+            stream_urls=parse_stream_urls(data.get("stream_url")),
         )
+
+    # ── lookups for users (no connection needed) ────────────────────────────────────────────────────────────────
+
+    async def live_room_id(self, room_id: int | None = None) -> int | None:
+        """The host's room id when they are live now, else None: the room id (``room_id``, else resolved from the
+        live page or the room API), then ``/webcast/room/check_alive/`` for it. A room the check does not mention
+        counts as not live. Raises UserNotFoundError, AgeRestrictedError, RoomIdNotFoundError or RequestError when
+        the answer cannot be had."""
+        if room_id is None:
+            try:
+                room_id = await self.resolve_room_id()
+            except UserOfflineError:
+                return None
+        alive = await self.check_alive([room_id])
+        return room_id if alive.get(room_id) is True else None
+
+    async def gifts(self, room_id: int | None = None) -> list[GiftInfo]:
+        """The gift catalogue (``/webcast/gift/list/``): the room's when ``room_id`` is given, else the region's.
+        Raises RequestError when the answer holds no gift list."""
+        params = {**self.web_params()}
+        if room_id:
+            params["room_id"] = str(room_id)
+        url = f"{self._config.webcast_url}/webcast/gift/list/"
+        body = await self.get_json(url, params)
+        data = body.get("data")
+        gifts = parse_gifts(data)
+        if not gifts and not (isinstance(data, dict) and isinstance(data.get("gifts"), list)):
+            code = to_int(body.get("status_code"))
+            detail = redact(text(get_path(data, "message") or body.get("message"), 200)) or "no data"
+            raise RequestError(
+                f"{host_of(url)} answered without a gift list (status_code {code}: {detail}); retry later",
+                host=host_of(url),
+                retryable=True,
+            )
+        return gifts

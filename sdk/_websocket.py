@@ -280,8 +280,11 @@ class Connection:
             await asyncio.wait({task})  # the beat never fails; a cancelled close still propagates here
         ws, self._ws = self._ws, None
         if ws is not None and not ws.closed:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the close
+            # completes, and a follow-mode client would then go on waiting for the next LIVE after Ctrl-C.
             with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-                await asyncio.wait_for(ws.close(), _CLOSE_TIMEOUT)
+                async with asyncio.timeout(_CLOSE_TIMEOUT):
+                    await ws.close()
 
     # ── reading ─────────────────────────────────────────────────────────────────────────────────────────────────
 

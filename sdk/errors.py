@@ -17,10 +17,12 @@
     ├── FrameDecodeError                a frame was corrupt, truncated or too large (the client skips it and goes on)
     ├── SnapshotError                   a ``protocol.Session`` snapshot is not one (also a ValueError)
     ├── RecordingError                  a recording file is missing, not a recording, or corrupt
+    │   └── RecordingWriteError         a recording could not be created or written (a full disk)
     ├── PermanentSinkError              an export sink cannot deliver any more (e.g. its reader went away)
     ├── FleetError                      the fleet's Redis is unreachable, or this worker lost a room's lease
     ├── HandlerOverloadError            async handlers fell behind: a handler call was dropped (in an ErrorEvent)
     ├── ScenarioError                   a simulator scenario is unknown or its data is not available (a LookupError)
+    ├── EventLoopRunningError           ``client.run()`` inside a running event loop (a notebook): ``await connect()``
     ├── SchemaSourceError               a source of ``schema unknowns`` is missing or not in a format it reads
     ├── VideoError                      recording a LIVE's video failed (no stream, not FLV, kept dropping, bad path)
     │   └── VideoQualityError           the quality asked for is not offered; ``offered`` lists those that are
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgeRestrictedError",
+    "EventLoopRunningError",
     "FleetError",
     "FrameDecodeError",
     "HandlerOverloadError",
@@ -41,6 +44,7 @@ __all__ = [
     "PermanentSinkError",
     "ReconnectExhaustedError",
     "RecordingError",
+    "RecordingWriteError",
     "RequestError",
     "RoomIdNotFoundError",
     "ScenarioError",
@@ -115,13 +119,23 @@ class RequestError(TikTokLiveError):
     """An HTTP request to TikTok (live page, room API, room info, live check, gift list) failed.
 
     ``host`` is the host asked, ``status`` the HTTP status (None when no answer came: network failure, timeout).
-    ``retryable`` is True for network failures, timeouts, 429 and 5xx answers.
+    ``retryable`` is True for network failures, timeouts, 429 and 5xx answers; ``retry_after`` the seconds a 429 or
+    5xx answer's ``Retry-After`` asked to wait (None when it named none).
     """
 
-    def __init__(self, message: str, *, host: str, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         self.host = host
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -237,6 +251,18 @@ class ScenarioError(TikTokLiveError, LookupError):
     """A simulator scenario is unknown, or its data (e.g. the captured fixtures) is not available here."""
 
 
+class EventLoopRunningError(TikTokLiveError, RuntimeError):
+    """``client.run()`` was called where an event loop is already running (a Jupyter notebook, an ``async def``):
+    its blocking form cannot start another loop there. Use ``await client.connect()`` instead."""
+
+    def __init__(self, method: str = "client.run()") -> None:
+        super().__init__(
+            f"{method} cannot start an event loop inside the one already running here (a Jupyter notebook or an "
+            "async function): use `await client.connect()` instead, or `asyncio.create_task(client.connect())` to "
+            "keep going while it runs"
+        )
+
+
 class VideoError(TikTokLiveError):
     """Recording a LIVE's video failed: the room offers no stream, the stream is not FLV, the download kept
     dropping, or the path is unusable. ``recording`` holds what was saved before the failure (a
@@ -271,3 +297,9 @@ class MissingExtraError(TikTokLiveError, ImportError):
 
 class UsageError(TikTokLiveError):
     """A command-line mistake: printed with the command's usage line, exit code 2."""
+
+
+class RecordingWriteError(RecordingError):
+    """A recording could not be created or written (a missing folder, no permission, a full disk). Raised by the
+    ``Recorder`` and, from a client recording a session, by ``connect()``: the stream stops, and the file keeps the
+    lines written before (readers skip a cut-off end)."""

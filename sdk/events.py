@@ -14,12 +14,12 @@ The generated classes and the protobuf schema load on first use of any of them (
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
 from tiktok_live._connection import ConnectEvent, DisconnectEvent, ErrorEvent, ReconnectEvent, WebsocketResponseEvent
 from tiktok_live._generated.names import DERIVED_NAMES, EVENT_NAMES
+from tiktok_live._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tiktok_live._derived import *  # noqa: F403  # the derived event classes (its __all__)
@@ -48,14 +48,4 @@ __all__ = [  # the generated names come from tiktok_live._generated.names
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

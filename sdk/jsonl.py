@@ -23,7 +23,9 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -32,7 +34,7 @@ from google.protobuf.json_format import MessageToDict
 
 from tiktok_live._base import BaseEvent, FieldValue, ProtoEvent, UnknownEvent
 
-__all__ = ["SCHEMA_VERSION", "event_to_dict", "event_to_json"]
+__all__ = ["SCHEMA_VERSION", "escape_non_ascii", "event_to_dict", "event_to_json"]
 
 SCHEMA_VERSION: Final = 1
 """The JSON Lines event schema's version, the ``v`` of every object: a new number is an incompatible change."""
@@ -130,3 +132,25 @@ def event_to_json(event: BaseEvent, *, room_id: int | None = None, received_at: 
     return json.dumps(
         event_to_dict(event, room_id=room_id, received_at=received_at), ensure_ascii=False, separators=(",", ":")
     )
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def escape_non_ascii(line: str) -> str:
+    """A JSON text with every non-ASCII character written as its ``\\u`` escape (astral ones as a surrogate pair):
+    the same JSON value, in plain ASCII, for an output that cannot encode UTF-8. (Outside strings a JSON text is
+    ASCII, so escaping is safe anywhere in it.)"""
+    return _NON_ASCII.sub(lambda match: json.dumps(match.group())[1:-1], line)
+
+
+def is_unicode_stream(stream: object) -> bool:
+    """Whether ``stream`` encodes every character (its ``encoding`` is UTF-8, -16 or -32; a stream without one
+    counts as such). When not, write JSON through :func:`escape_non_ascii`."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return True
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False

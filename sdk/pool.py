@@ -31,7 +31,8 @@ What the pool adds to the clients:
 - **Per-room reconnects** stay the client's own (``reconnect=ReconnectPolicy(...)``). A room whose stream ends or
   whose client gives up is done, unless ``revisit_after`` is set: then the pool connects it again after that many
   seconds with a fresh client (a host's next LIVE has a new room id), except after ``UserNotFoundError`` or
-  ``SignAPIKeyError``.
+  ``SignAPIKeyError``. A room with ``wait_live=True`` waits for its host to go live before it takes a connect slot;
+  with ``follow=True`` its client also keeps watching the host from LIVE to LIVE.
 
 Cancellation: cancelling a task that awaits :meth:`RoomPool.remove`, :meth:`RoomPool.close` or a stream leaves the
 pool consistent; :meth:`RoomPool.close` cancels every room task, waits for the clients to close, then ends the
@@ -171,7 +172,8 @@ class RoomState(enum.Enum):
     CONNECTED = "connected"
     """Streaming (the client may be reconnecting on its own)."""
     WAITING = "waiting"
-    """Ended or failed; connecting again after ``revisit_after`` seconds."""
+    """Ended or failed, connecting again after ``revisit_after`` seconds; or, for a room with ``wait_live`` or
+    ``follow``, waiting for the host to go live (outside the connect slots)."""
     ENDED = "ended"
     """The stream ended (the LIVE ended or the socket closed for good). Done."""
     FAILED = "failed"
@@ -615,6 +617,11 @@ class RoomPool:
                 room.state = RoomState.CONNECTING
                 permanent = False
                 try:
+                    config = room.client.config
+                    if config.wait_live or config.follow:  # wait outside the connect slots: waiting holds none
+                        room.state = RoomState.WAITING
+                        await room.client.wait_until_live(config.live_poll_interval)
+                        room.state = RoomState.CONNECTING
                     async with self._connect_slots:
                         reader = await room.client.start()
                     room.state = RoomState.CONNECTED

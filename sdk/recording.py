@@ -16,6 +16,7 @@ Readers must ignore unknown keys and unknown ``kind`` values; a new version numb
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from tiktok_live.errors import RecordingError
+from tiktok_live.errors import RecordingError, RecordingWriteError
 
 __all__ = [
     "DEFAULT_MAX_LINE_SIZE",
@@ -38,6 +39,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "RecordingError",
+    "RecordingWriteError",
     "SignRecord",
     "read_recording",
 ]
@@ -78,7 +80,11 @@ class Recorder:
         self.keep_cookies = keep_cookies
         self.frames = 0
         self._start = self._flushed = time.monotonic()
-        self._file = gzip.GzipFile(self.path, "wb")
+        self._failure: RecordingWriteError | None = None
+        try:
+            self._file = gzip.GzipFile(self.path, "wb")
+        except OSError as error:
+            raise RecordingWriteError(f"cannot create the recording {self.path}: {error.strerror or error}") from error
         self._write(
             {
                 "format": FORMAT,
@@ -93,7 +99,22 @@ class Recorder:
         return int((time.monotonic() - self._start) * 1000)
 
     def _write(self, record: Mapping[str, object]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n")
+        line = json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n"
+        with self._writing():
+            self._file.write(line)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failing write (a full disk) into a RecordingWriteError, raised again by every later write."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            yield
+        except OSError as error:
+            self._failure = RecordingWriteError(
+                f"cannot write the recording {self.path}: {error.strerror or error}; it holds what was written before"
+            )
+            raise self._failure from error
 
     def sign(self, room_id: int, body: bytes, cookies: Mapping[str, str]) -> None:
         """Record a sign-server bundle and its cookies (redacted unless ``keep_cookies``)."""
@@ -115,12 +136,20 @@ class Recorder:
         now = time.monotonic()
         if now - self._flushed >= FLUSH_EVERY:
             # A sync flush: a crash now loses at most the last second, and the file stays readable up to here.
-            self._file.flush()
+            with self._writing():
+                self._file.flush()
             self._flushed = now
 
     def close(self) -> None:
-        """Finish the file. Safe to call twice."""
-        if not self._file.closed:
+        """Finish the file; raises RecordingWriteError if its last bytes cannot be written (unless a write failed
+        already: that was raised). Safe to call twice."""
+        if self._file.closed:
+            return
+        if self._failure is not None:
+            with contextlib.suppress(OSError):  # what was buffered cannot be written either: close all the same
+                self._file.close()
+            return
+        with self._writing():
             self._file.close()
 
     def __enter__(self) -> Recorder:

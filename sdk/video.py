@@ -4,7 +4,7 @@ The pull URLs come from the room info (``/webcast/room/info/``), in two forms: `
 maps FULL_HD1, HD1, SD1 and SD2 to URLs, and ``data.stream_url.live_core_sdk_data.pull_data.stream_data`` is a
 JSON *string* whose ``data`` maps the qualities origin, uhd, hd, sd, ld and ao (audio only) to
 ``{"main": {"flv": url, "hls": url}}``. :func:`flv_urls` reads both into one mapping (FULL_HD1 is uhd, HD1 hd,
-SD1 sd, SD2 ld).
+SD1 sd, SD2 ld), as ``RoomInfo.stream_urls`` does.
 
 The download needs no ffmpeg: the FLV bytes are written as they arrive, to ``<name>.part``, and an
 :class:`FlvScanner` follows the tags, so that whenever the segment ends (the LIVE ended, the duration is reached,
@@ -31,12 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Final
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from tiktok_live._config import ClientConfig
-from tiktok_live._http import get_path, host_of, json_object, safe_error
+from tiktok_live._http import host_of, safe_error
+from tiktok_live._info import LEGACY_QUALITIES, QUALITIES, parse_stream_urls
 from tiktok_live._lookup import RoomLookup
 from tiktok_live._proxy import new_session
 from tiktok_live.errors import TikTokLiveError, VideoError, VideoQualityError
@@ -56,10 +56,6 @@ __all__ = [
 
 logger = logging.getLogger("tiktok_live.video")
 
-QUALITIES: Final = ("origin", "uhd", "hd", "sd", "ld", "ao")
-"""TikTok's quality names, best first (``ao``: audio only)."""
-LEGACY_QUALITIES: Final[Mapping[str, str]] = {"FULL_HD1": "uhd", "HD1": "hd", "SD1": "sd", "SD2": "ld"}
-"""The keys of ``flv_pull_url`` and the quality each is."""
 FLV_SIGNATURE: Final = b"FLV"
 _HEADER_SIZE: Final = 13  # the 9-byte header and the first previous-tag size
 _TAG_HEADER: Final = 11
@@ -71,35 +67,13 @@ _CHUNK: Final = 64 * 1024
 
 
 def flv_urls(room_data: Mapping[str, object]) -> dict[str, str]:
-    """The FLV pull URLs of a room info's ``data`` object, by quality name (best first), from both forms.
+    """The FLV pull URLs of a room info's ``data`` object, by quality name (best first), from both forms: those of
+    :attr:`RoomInfo.stream_urls <tiktok_live.RoomInfo.stream_urls>` that have an FLV URL.
 
     Tolerant: either form may be absent or malformed; entries that are not ``http(s)`` URLs are left out.
     """
-    # TODO(video-proxy): unify with RoomInfo.stream_urls (client.fetch_room_info) at merge #14
-    stream_url = room_data.get("stream_url")
-    if not isinstance(stream_url, Mapping):
-        return {}
-    found: dict[str, str] = {}
-    raw = get_path(stream_url, "live_core_sdk_data", "pull_data", "stream_data")
-    stream_data = json_object(raw) if isinstance(raw, str | bytes) else raw
-    qualities = stream_data.get("data") if isinstance(stream_data, Mapping) else None
-    if isinstance(qualities, Mapping):
-        for name, entry in qualities.items():
-            url = get_path(entry, "main", "flv")
-            if isinstance(name, str) and name and _is_url(url):
-                found[name] = str(url)
-    legacy = stream_url.get("flv_pull_url")
-    if isinstance(legacy, Mapping):
-        for key, url in legacy.items():
-            name = LEGACY_QUALITIES.get(str(key), str(key))
-            if name not in found and _is_url(url):
-                found[name] = str(url)
-    rank = {name: index for index, name in enumerate(QUALITIES)}
-    return dict(sorted(found.items(), key=lambda item: rank.get(item[0], len(rank))))
-
-
-def _is_url(value: object) -> bool:
-    return isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and bool(urlsplit(value).hostname)
+    streams = parse_stream_urls(room_data.get("stream_url"))
+    return {name: stream.flv for name, stream in streams.items() if stream.flv}
 
 
 def pick_quality(urls: Mapping[str, str], quality: str) -> tuple[str, str]:

@@ -26,11 +26,14 @@ def test_every_python_block_compiles(index: int) -> None:
     compile(BLOCKS[index], f"README.md block {index}", "exec")
 
 
-async def test_the_simulator_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_simulator_example_runs() -> None:
+    from tiktok_live.testing import Simulator
+
     namespace: dict[str, object] = {}
     exec(_block("async def test_my_bot"), namespace)
-    await namespace["test_my_bot"]()  # type: ignore[operator]
-    assert "CommentEvent: " in capsys.readouterr().out
+    async with Simulator() as sim:
+        await namespace["test_my_bot"](sim)  # type: ignore[operator]
+        assert sim.connections == 1
 
 
 def test_the_protocol_example_runs() -> None:

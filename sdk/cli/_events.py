@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final, TextIO, cast
 
 from tiktok_live._generated.names import EVENT_SETS
 from tiktok_live.cli._common import EXIT_OK, UsageError
+from tiktok_live.cli._options import close_matches
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor import FieldDescriptor
@@ -25,6 +26,16 @@ CONNECTION_EVENTS: Final = EVENT_SETS["cli_connection"]
 
 def _key(name: str) -> str:
     return name.removesuffix("Event").replace("_", "").replace("-", "").lower()
+
+
+def _suggest(name: str, classes: Iterable[str]) -> str:
+    """The event names closest to ``name`` (difflib, on the ``--events`` spelling), else those containing it;
+    else where to look them up."""
+    by_key = {_key(class_name): class_name for class_name in classes}
+    close = close_matches(_key(name), by_key) or [key for key in by_key if _key(name) in key][:5]
+    if close:
+        return f" (did you mean {', '.join(by_key[key] for key in close)}?)"
+    return "; `tiktok-live events` lists them"
 
 
 def event_classes() -> dict[str, type[BaseEvent]]:
@@ -55,9 +66,7 @@ def resolve_events(spec: str | None, default: Iterable[str]) -> list[type[BaseEv
             continue
         cls = by_key.get(_key(part))
         if cls is None:
-            close = [name for key, name in ((_key(n), n) for n in classes) if _key(part) in key][:5]
-            hint = f" (did you mean {', '.join(close)}?)" if close else "; `tiktok-live events` lists them"
-            raise UsageError(f"unknown event {part!r}{hint}")
+            raise UsageError(f"unknown event {part!r}{_suggest(part, classes)}")
         chosen.append(cls)
     return list(dict.fromkeys(chosen))
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, Unpack
 
 from tiktok_live.export._sink import PermanentSinkError, Record, Sink, SinkOptions
+from tiktok_live.jsonl import escape_non_ascii, is_unicode_stream
 
 __all__ = ["JsonLinesSink"]
 
@@ -19,7 +23,10 @@ class JsonLinesSink(Sink):
 
     A file that cannot be opened (missing folder, no permission) or a pipe whose reader went away
     (``BrokenPipeError``) fails the sink for good (:attr:`~tiktok_live.export.Sink.failure`): what is pending and what
-    comes later is dropped and counted.
+    comes later is dropped and counted. A file gets each batch whole or not at all: when a write fails (a full
+    disk), the file is cut back to where the batch began, so it never ends with half a line, and the batch is
+    retried like any failed delivery. A stream that cannot encode UTF-8 (``PYTHONIOENCODING=ascii``) gets
+    non-ASCII characters as JSON ``\\u`` escapes: the same values, still valid JSON.
     """
 
     def __init__(self, target: str | Path | TextIO = "-", **options: Unpack[SinkOptions]) -> None:
@@ -27,47 +34,62 @@ class JsonLinesSink(Sink):
         super().__init__(name, **options)
         self.target = target
         self._file: TextIO | None = None
-        self._owns_file = False
+        self._owned: io.FileIO | None = None
 
     async def connect(self) -> None:
         """Open the file (append) on first use; stdout and given streams are used as they are."""
-        if self._file is not None:
+        if self._file is not None or self._owned is not None:
             return
         if self.target == "-":
             self._file = sys.stdout
         elif isinstance(self.target, str | Path):
             try:
-                self._file = await asyncio.to_thread(_open_append, Path(self.target))
+                self._owned = await asyncio.to_thread(io.FileIO, Path(self.target), "a")
             except OSError as error:  # a missing folder or no permission does not heal by retrying
                 raise PermanentSinkError(f"cannot open {self.name}: {error.strerror or error}") from error
-            self._owns_file = True
         else:
             self._file = self.target
 
     async def write(self, batch: Sequence[Record]) -> None:
-        """Write and flush the lines of ``batch``."""
+        """Write and flush the lines of ``batch`` (to a file: all of them or none)."""
+        text = "".join(record.line + "\n" for record in batch)
+        if self._owned is not None:
+            _append_whole(self._owned, text.encode("utf-8"))
+            return
         file = self._file
         if file is None:
             raise ConnectionError("not open")
+        if not is_unicode_stream(file):
+            text = escape_non_ascii(text)
         try:
-            file.write("".join(record.line + "\n" for record in batch))
+            file.write(text)
             file.flush()
         except BrokenPipeError as error:
             raise PermanentSinkError(f"the reader of {self.name} went away") from error
 
     async def disconnect(self) -> None:
         """Close the file if the sink opened it; flush otherwise."""
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
         file, self._file = self._file, None
-        if file is None:
-            return
-        if self._owns_file:
-            file.close()
-        else:
+        if file is not None:
             try:
                 file.flush()
             except (BrokenPipeError, ValueError):
                 return
 
 
-def _open_append(path: Path) -> TextIO:
-    return path.open("a", encoding="utf-8", newline="\n")
+def _append_whole(file: io.FileIO, data: bytes) -> None:
+    """Append ``data`` to ``file`` (opened for appending, unbuffered) entirely or not at all: when a write fails
+    part way (a full disk, a file size limit), cut the file back to its length before, then raise."""
+    start = os.fstat(file.fileno()).st_size
+    view = memoryview(data)
+    written = 0
+    try:
+        while written < len(data):
+            written += file.write(view[written:]) or 0
+    except OSError:
+        with contextlib.suppress(OSError):  # cannot cut it back (not a regular file): nothing more to do
+            os.ftruncate(file.fileno(), start)
+        raise

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 from tiktok_live.cli._common import EXIT_CONNECTION, EXIT_OK, UsageError, exit_code
 from tiktok_live.cli._events import CONNECTION_EVENTS, CORE_EVENTS, event_classes, resolve_events
-from tiktok_live.cli._output import Printer
+from tiktok_live.cli._options import writable_file
+from tiktok_live.cli._output import Printer, safe
 from tiktok_live.errors import TikTokLiveError
 
 # The pool, the client and aiohttp load in watch_many(), not here: build_parser() may import add_watch_options.
@@ -41,6 +42,7 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--to URL`` and ``--max-connecting N`` to the ``watch`` parser."""
     parser.add_argument(
         "--to",
+        type=_sink_target,
         default=None,
         metavar="URL",
         help="export every event (JSON Lines schema v1) to - (stdout), a file, redis://host:port/db?stream=NAME "
@@ -53,6 +55,15 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="rooms connecting at once (default %(default)s)",
     )
+
+
+def _sink_target(value: str) -> str:
+    """``--to``: a file target's folder must exist (checked before anything connects); URLs are checked by
+    :func:`~tiktok_live.export.open_sink` when the command starts."""
+    if value == "-" or "://" in value:
+        return value
+    writable_file(value)  # a file is appended to: it may exist, but not be a folder or lack its folder
+    return value
 
 
 async def watch_many(args: argparse.Namespace, printer: Printer, users: Sequence[str], to: str | None) -> int:
@@ -77,14 +88,15 @@ async def watch_many(args: argparse.Namespace, printer: Printer, users: Sequence
         raise UsageError(f"--to: {error}") from None
     tagged = len(unique_ids) > 1
     async with contextlib.AsyncExitStack() as stack:
+        if sink is not None:  # first: a target that cannot be opened fails before anything connects
+            await sink.start()
+            if sink.failure is not None:
+                await sink.close()
+                raise UsageError(f"--to: {safe(sink.failure)}")
+            stack.push_async_callback(_close_sink, sink, printer)
         simulators = await _simulators(args, unique_ids, stack)
         pool = RoomPool(max_connecting=max_connecting, **_client_options(args))
         stack.push_async_callback(pool.close)
-        if sink is not None:
-            await sink.start()
-            stack.push_async_callback(_close_sink, sink, printer)
-            if sink.failure is not None:
-                raise UsageError(f"--to: {sink.failure}")
         stream = pool.stream(*classes, maxsize=_STREAM_SIZE)
         await pool.start()
         for unique_id in unique_ids:
@@ -139,6 +151,9 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
         options["webcast_url"] = args.webcast_url
     if args.sign_url:
         options["sign_url"] = args.sign_url
+    from tiktok_live.cli._lookups import wait_options
+
+    options.update(wait_options(args))  # --wait / --follow: each room waits for its host outside the connect slots
     return options
 
 
@@ -150,8 +165,8 @@ async def _simulators(
         return {}
     from tiktok_live.testing import Simulator
 
-    if args.simulator_speed <= 0:
-        raise UsageError("--simulator-speed must be positive")
+    if not args.simulator_speed > 0:  # also NaN; parse_args refuses both already
+        raise UsageError("--simulator-speed must be a positive number, or max")
     simulators: dict[str, Simulator] = {}
     for seed, unique_id in enumerate(unique_ids):
         simulator = Simulator(unique_id, scenario="default", speed=args.simulator_speed, seed=seed)
@@ -176,6 +191,8 @@ async def _consume(
             printer.handle(item.event)
         else:
             _print_tagged(printer, item.unique_id, item.event)
+        if printer.closed_output:  # stdout's reader left, or writing failed: stop the rooms
+            return
 
 
 def _print_tagged(printer: Printer, unique_id: str, event: BaseEvent) -> None:
@@ -185,8 +202,7 @@ def _print_tagged(printer: Printer, unique_id: str, event: BaseEvent) -> None:
     if line is not None:
         stamp, _, rest = line.partition(" ")
         printer._clear_status()
-        printer.out.write(f"{stamp} {printer.style(f'@{unique_id}', '35')} {rest}\n")
-        printer.out.flush()
+        printer.emit(f"{stamp} {printer.style(f'@{safe(unique_id)}', '35')} {rest}")
     printer._status()
 
 
@@ -199,7 +215,7 @@ def _report_rooms(pool: RoomPool, printer: Printer) -> int:
         if room.state is not RoomState.FAILED or room.error is None:
             continue
         printer.close()
-        printer.err.write(f"tiktok-live: @{room.unique_id}: {room.error}\n")
+        printer.err.write(f"tiktok-live: @{safe(room.unique_id)}: {safe(room.error)}\n")
         if code == EXIT_OK:
             code = exit_code(room.error) if isinstance(room.error, TikTokLiveError) else EXIT_CONNECTION
     return code
@@ -209,7 +225,7 @@ async def _close_sink(sink: Sink, printer: Printer) -> None:
     await sink.close()
     stats = sink.stats
     printer.close()
-    line = f"exported {stats.delivered} of {stats.accepted} events to {sink.name}"
+    line = f"exported {stats.delivered} of {stats.accepted} events to {safe(sink.name)}"
     if stats.dropped:
-        line += f"; DROPPED {stats.dropped} (last error: {stats.last_error})"
+        line += f"; DROPPED {stats.dropped} (last error: {safe(stats.last_error)})"
     printer.err.write(line + "\n")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tiktok_live.cli._options import Parser
 from tiktok_live.recording import RecordingError
 from tiktok_live.testing._scenario import SCENARIOS, ScenarioError, recording_scenario
 from tiktok_live.testing._server import Simulator
@@ -25,7 +26,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m tiktok_live.testing",
         description="Serve a simulated TikTok LIVE (pages, APIs, sign server, push WebSocket) on 127.0.0.1.",
     )

@@ -13,7 +13,6 @@ no gap over 2 x ping-interval + ``heartbeat_grace``; no WebSocket-level pings (T
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import gzip
 import logging
@@ -295,6 +294,8 @@ class SimulatedConnection:
         if faults.duplicate_msg_ids_at == position:
             again, again_ext = self._msg_frame(position, messages, "|dup")
             await self._send(again, again_ext)
+        if any(spec.ends_stream for spec in step.messages):
+            self._sim._stream_ended()
 
     async def _send_script(self) -> _Outcome:
         sim = self._sim
@@ -311,6 +312,7 @@ class SimulatedConnection:
             await asyncio.sleep(step.delay / sim.speed)  # also yields between zero-delay steps
             if step.messages:
                 await self._send_step(self._position, step)
+                sim._played(step)
                 sent += 1
             self._position += 1
             if faults.drop_after is not None and sent >= faults.drop_after:
@@ -501,11 +503,13 @@ class SimulatedConnection:
                 )
             self._wake.clear()
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that comes as the event is set,
-            # and this loop would then outlive its connection (stop() waiting for it).
-            with contextlib.suppress(TimeoutError):
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the event is
+            # set, and this loop would then outlive its connection (the simulator never finished closing it).
+            try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
+            except TimeoutError:
+                pass
 
     def _final_checks(self) -> None:
         """Duties still open when the client closed (or the script ended): report them."""

@@ -37,6 +37,9 @@ HOST_OPTIONS: Final = (
     "offline",
     "age_restricted",
     "page_layout_changed",
+    "gift_list_status",
+    "relive_after",
+    "max_lives",
     "token_ttl",
     "ping_interval",
     "faults",
@@ -47,6 +50,8 @@ HOST_OPTIONS: Final = (
     "max_records",
 )
 """The options every host of a many-host simulator takes from the constructor's arguments."""
+LIVES_PER_HOST: Final = 100
+"""LIVEs of one host of a many-host simulator before its msg ids come round again."""
 MAX_HOSTS: Final = 20_000
 """Hosts one simulator serves at most (each host's msg ids live in a range of their own)."""
 _SINGLE_BASE: Final = 7_400_000_000_000_000_000
@@ -56,7 +61,8 @@ _HOST_SPAN: Final = 10**14
 
 def msg_id_base(seed: int, host_index: int | None) -> int:
     """The first msg id of a host: a single-host simulator's depends on its seed (as it always did); host
-    ``host_index`` of a many-host one gets a range of 10^14 ids of its own, so no two hosts share an id."""
+    ``host_index`` of a many-host one gets a range of 10^14 ids of its own (:data:`LIVES_PER_HOST` LIVEs of 10^12),
+    so no two hosts share an id."""
     if host_index is None:
         return _SINGLE_BASE + (seed % 997) * 10**15
     return _MULTI_BASE + host_index * _HOST_SPAN
@@ -83,9 +89,11 @@ def make_hosts(
         host: Simulator = factory(name, seed=origin.seed + index, host=origin.host, **options)
         while host.room_id in rooms:  # two seeds drew the same room id: draw again
             host.room_id = host._rng.randrange(7_300_000_000_000_000_000, 7_500_000_000_000_000_000)
+            host.lives = [host.room_id] if host.lives else []
         rooms.add(host.room_id)
         host._origin = origin
         host._id_base = msg_id_base(host.seed, index)
+        host._lives_per_range = LIVES_PER_HOST
         if scenario is not None:
             host.use_scenario(scenario)
         hosts[name] = host

@@ -11,6 +11,7 @@ A :class:`Scenario` is a tuple of :class:`Step` s; each step is one push frame h
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import random
@@ -304,5 +305,7 @@ def load_scenario(name: str, seed: int = 0, host: str = "simulator") -> Scenario
     """The built-in scenario ``name`` for ``host``; raises :class:`ScenarioError` if unknown or unavailable."""
     factory = SCENARIOS.get(name)
     if factory is None:
-        raise ScenarioError(f"unknown scenario {name!r}; choose one of: {', '.join(sorted(SCENARIOS))}")
+        close = difflib.get_close_matches(name, list(SCENARIOS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ScenarioError(f"unknown scenario {name!r}; {hint}choose one of: {', '.join(sorted(SCENARIOS))}")
     return factory(seed, host)

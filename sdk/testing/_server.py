@@ -4,7 +4,8 @@ Routes (all on ``Simulator.url``, at TikTok's paths):
 
 - ``GET /@{user}/live``: the live page with its ``SIGI_STATE`` JSON;
 - ``GET /api-live/user/room/``: the user/room API;
-- ``GET /webcast/room/check_alive/`` and ``GET /webcast/room/info/``;
+- ``GET /webcast/room/check_alive/`` and ``GET /webcast/room/info/`` (with stream URLs in both of TikTok's forms);
+- ``GET /webcast/gift/list/``: the gift catalogue (:data:`GIFT_CATALOGUE`);
 - ``GET /webcast/fetch``: the sign server's connection bundle (protobuf ``ProtoMessageFetchResult``);
 - ``GET /webcast/im/ws_proxy/ws_reuse_supplement/``: the push WebSocket (see ``_connection``);
 - ``GET /stream/stream-<room>_<quality>.flv``: the LIVE's video, an FLV stream (see ``_video``), at the pull URLs
@@ -19,10 +20,12 @@ import hmac
 import html
 import json
 import logging
+import math
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from tiktok_live.client import TikTokLiveClient
     from tiktok_live.recording import Recorder
 
-__all__ = ["HandshakeRejection", "SignRequest", "Simulator"]
+__all__ = ["GIFT_CATALOGUE", "HandshakeRejection", "SignRequest", "Simulator"]
 
 logger = logging.getLogger("tiktok_live.testing")
 
@@ -55,11 +58,26 @@ USER_NOT_FOUND: Final = 19881007
 LIVE: Final = 2
 OFFLINE: Final = 4
 _SECRET_PARAMS: Final = frozenset({"apikey", "api_key", "session_id", "sessionid"})
-_CURSOR = re.compile(r"^sim-(\d+)-(\d+)$")
+_CURSOR = re.compile(r"^sim-(\d+)-(\d+)-(\d+)$")
 _MALFORMED_BODY: Final = b"<html><body>Please wait while we verify your browser...</body></html>"
 _HISTORY_COMMENTS: Final = 3
 _CLOSE_TIMEOUT: Final = 2.0
 _T = TypeVar("_T")
+
+GIFT_CATALOGUE: Final = (
+    # (id, name, diamonds, type): type 1 gifts are streakable.
+    (5655, "Rose", 1, 1),
+    (5269, "TikTok", 1, 1),
+    (5487, "Finger Heart", 5, 1),
+    (5658, "Perfume", 20, 1),
+    (5879, "Doughnut", 30, 1),
+    (5660, "Hand Hearts", 100, 1),
+    (6369, "Lion", 29999, 2),
+    (7934, "Universe", 34999, 2),
+)
+"""The gifts ``/webcast/gift/list/`` serves: ``(id, name, diamond_count, type)``; the ids match the scenarios'."""
+_HIDDEN_GIFT: Final = (6064, "GG", 1, 1)
+"""A gift in the catalogue that the panel does not show (``is_displayed_on_panel: false``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +124,26 @@ class Simulator:
 
     Room and host: ``user`` (the @unique id it serves), ``room_id`` (default: derived from ``seed``),
     ``nickname``, ``title``, ``viewer_count``, ``like_count``, ``offline`` (status 4 everywhere; the socket still
-    works), ``age_restricted`` (room info answers 10011), ``page_layout_changed`` (no SIGI_STATE on the page).
+    works), ``age_restricted`` (room info answers 10011), ``page_layout_changed`` (no SIGI_STATE on the page),
+    ``gift_list_status`` (answer ``/webcast/gift/list/`` with this HTTP status; 200: the catalogue). The room
+    info's stream URLs are :attr:`video`'s (the qualities offered and the forms that name them are its options).
+
+    LIVEs one after another (follow mode): :meth:`start_live` begins a new LIVE (a new room id, fresh msg ids) and
+    :meth:`end_live` ends it (status 4). With ``relive_after`` set, a message that ends the stream (``end()``)
+    also ends the LIVE, and once the host has been reported offline ``relive_after`` times (live page and room API
+    answers) the next LIVE starts by itself, up to ``max_lives`` LIVEs in all; a simulator built ``offline``
+    starts its first LIVE that way too. ``lives`` lists the room id of every LIVE so far.
 
     Script: ``scenario`` (a name from :data:`~tiktok_live.testing.SCENARIOS`, a :class:`Scenario`, or None for an
     empty script to fill with :meth:`script`), ``speed`` (delays are divided by it), ``seed`` (ids, tokens, log ids
     and the default scenario), ``loop`` (replay the script forever on each connection, leaving out messages that
-    end the LIVE), ``history`` (messages the sign bundle always carries as recent history).
+    end the LIVE), ``history`` (messages the sign bundle always carries as recent history). One simulator can
+    play several LIVEs in turn: :meth:`use_scenario`, :meth:`clear_script`, and :meth:`script` once a connection
+    has played the current LIVE's end, start the next one, with fresh msg ids and cursors (:attr:`live_number`).
+
+    Strict clients: a client from :meth:`client` keeps the first exception its handlers raise (``strict=True``, the
+    default); leaving ``async with Simulator()`` raises it (:meth:`raise_handler_errors`), so an ``assert`` in a
+    handler fails the test.
 
     Sign server: ``sign_status`` (answer every request with this status: 429 with ``Retry-After`` =
     ``sign_retry_after`` and ``RateLimit-Reset``, 401/403 JSON, 5xx text), ``sign_fail_times`` (fail only the first
@@ -126,19 +158,19 @@ class Simulator:
     Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
     (length, pace, a drop fault, the qualities offered and which forms name them).
 
-    Records: ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``,
-    ``connections``, ``frames_sent``, ``ws_pings`` (and ``sign_requests_waiting`` now); ``on_violation`` is called
-    with each violation as it happens.
+    Records: ``requests`` (the path of every HTTP request), ``violations``, ``sign_requests``, ``rejections``,
+    ``acks``, ``heartbeats``, ``enter_room``, ``connections``, ``frames_sent``, ``ws_pings`` (and
+    ``sign_requests_waiting`` now); ``on_violation`` is called with each violation as it happens.
     :meth:`sign_counts` gives the sign requests per fixed window.
 
     Many hosts: ``Simulator(users=["a", "b", ...])`` serves every one of them on the one origin, each a
     :class:`Simulator` of its own in :attr:`hosts` (seed ``seed + i``: its own room id, tokens and log ids; msg
-    ids in a range of its own; the constructor's room, script and WebSocket options, and ``scenario`` built for
-    its user). The pages, APIs and WebSocket go to the host the request names (``@user``, ``uniqueId``,
-    ``room_id``); the sign server and the batched live check are the origin's (its sign options and records).
-    :meth:`script`, :meth:`use_scenario`, :meth:`clear_script` and :meth:`clear_records` act on every host; change
-    other options on a host itself (``sim.hosts["a"].offline = True``). Violations of every host are also
-    recorded on the origin, as ``violation: @user …``. The origin is nobody's host (``user`` is empty,
+    ids in a range of its own; the constructor's room, script, LIVE and WebSocket options, and ``scenario`` built
+    for its user). The pages, APIs, WebSocket and video go to the host the request names (``@user``, ``uniqueId``,
+    the room id); the sign server, the live check and the gift list are the origin's (its sign options and
+    records). :meth:`script`, :meth:`use_scenario`, :meth:`clear_script` and :meth:`clear_records` act on every
+    host; change other options on a host itself (``sim.hosts["a"].offline = True``). Violations of every host are
+    also recorded on the origin, as ``violation: @user …``. The origin is nobody's host (``user`` is empty,
     ``room_id`` 0), so :meth:`client` is a host's (``sim.hosts["a"].client()``).
     """
 
@@ -161,6 +193,9 @@ class Simulator:
         offline: bool = False,
         age_restricted: bool = False,
         page_layout_changed: bool = False,
+        gift_list_status: int = 200,
+        relive_after: int | None = None,
+        max_lives: int | None = None,
         sign_status: int | None = None,
         sign_fail_times: int | None = None,
         sign_retry_after: float = 1.0,
@@ -178,10 +213,14 @@ class Simulator:
         max_records: int = 10_000,
         users: Sequence[str] | None = None,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        if ping_interval <= 0:
-            raise ValueError("ping_interval must be positive")
+        if not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
+        if not 0 < ping_interval < math.inf:
+            raise ValueError("ping_interval must be a positive number of seconds")
+        if relive_after is not None and relive_after < 0:
+            raise ValueError("relive_after must be 0 or more offline answers (or None)")
+        if max_lives is not None and max_lives < 1:
+            raise ValueError("max_lives must be at least 1 (or None for no limit)")
         self.user = user.removeprefix("@")
         self.seed = seed
         self._rng = random.Random(seed)
@@ -203,6 +242,13 @@ class Simulator:
         self.offline = offline
         self.age_restricted = age_restricted
         self.page_layout_changed = page_layout_changed
+        self.gift_list_status = gift_list_status
+        self.relive_after = relive_after
+        self.max_lives = max_lives
+        self.lives: list[int] = [] if offline else [self.room_id]
+        """The room id of every LIVE so far, in order (the current or last one at the end)."""
+        self._offline_answers = 0
+        self._live_number = 0
         self.sign_status = sign_status
         self.sign_fail_times = sign_fail_times
         self.sign_retry_after = sign_retry_after
@@ -222,6 +268,8 @@ class Simulator:
         self.video = VideoFeed()
         """The LIVE's video: the FLV stream at the room info's pull URLs (options, faults and records)."""
 
+        self.requests: list[str] = []
+        """The path of every HTTP request received (pages, APIs, sign server, WebSocket upgrades), in order."""
         self.violations: list[str] = []
         """Every breach of a client duty, one line each, starting with ``violation:``."""
         self.sign_requests: list[SignRequest] = []
@@ -248,10 +296,14 @@ class Simulator:
         """Sign requests per fixed window of arrival (see :meth:`sign_counts`)."""
         self._origin: Simulator | None = None
         self._id_base = msg_id_base(seed, None)
+        self._lives_per_range = 1000
         self._hosts_by_name: dict[str, Simulator] = {}
         self.hosts: dict[str, Simulator] = {self.user: self}
         """The hosts served, by @handle: this simulator itself, or each host of ``users``."""
         self._steps: list[Step] = []
+        self._live = 0
+        self._live_ended = False
+        self._strict_clients: weakref.WeakSet[TikTokLiveClient] = weakref.WeakSet()
         if users is not None:
             self.hosts = make_hosts(self, users, scenario, Simulator)
             self._hosts_by_name = {name.casefold(): host for name, host in self.hosts.items()}
@@ -282,12 +334,14 @@ class Simulator:
             host._stopping = self._stopping
             host._idle = asyncio.Event()
             host._idle.set()
-        app = web.Application(middlewares=[dispatcher(self)] if self._hosts_by_name else [])
+        many = [dispatcher(self)] if self._hosts_by_name else []
+        app = web.Application(middlewares=[self._record_request, *many])
         app.router.add_get("/@{user}/live", self._handle_page)
         app.router.add_get("/api-live/user/room/", self._handle_user_room)
         app.router.add_get("/api-live/user/room", self._handle_user_room)
         app.router.add_get("/webcast/room/check_alive/", self._handle_check_alive)
         app.router.add_get("/webcast/room/info/", self._handle_room_info)
+        app.router.add_get("/webcast/gift/list/", self._handle_gift_list)
         app.router.add_get("/webcast/fetch", self._handle_sign)
         app.router.add_get("/webcast/fetch/", self._handle_sign)
         app.router.add_get(WS_PATH, self._handle_ws)
@@ -331,6 +385,8 @@ class Simulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+        if exc_type is None:
+            self.raise_handler_errors()
 
     async def wait_idle(self) -> None:
         """Wait until no WebSocket connection is open (and every duty check of the closed ones has run)."""
@@ -404,12 +460,20 @@ class Simulator:
         **options: Unpack[ClientOptions],
     ) -> TikTokLiveClient:
         """A :class:`~tiktok_live.TikTokLiveClient` for this host, configured by :meth:`config` (``options`` may
-        override the URLs); the other arguments go to the client as they are."""
+        override the URLs); the other arguments go to the client as they are.
+
+        The client is strict unless ``strict=False`` (for tests): the first exception one of its handlers raises
+        is raised again by ``connect()`` / ``run()`` once the stream is over, so an ``assert`` in a handler fails
+        the test; what ``connect()`` did not raise (a client run with ``start()``), leaving ``async with
+        Simulator()`` and the pytest fixture raise (:meth:`raise_handler_errors`). The exception is logged and
+        emitted as an ``ErrorEvent`` as well, as in production. ``strict=False``: only that.
+        """
         from tiktok_live.client import TikTokLiveClient
 
         if self._hosts_by_name:
             raise ValueError('this simulator serves many hosts: ask one for its client (sim.hosts["user"].client())')
-        return TikTokLiveClient(
+        options.setdefault("strict", True)
+        client = TikTokLiveClient(
             f"@{self.user}",
             room_id=room_id,
             config=self.config(**options),
@@ -417,15 +481,30 @@ class Simulator:
             session=session,
             sign_gate=sign_gate,
         )
+        if client.config.strict:
+            self._strict_clients.add(client)
+        return client
+
+    def raise_handler_errors(self) -> None:
+        """Raise the first exception a handler of a strict client (see :meth:`client`) raised and that was not
+        raised already (by its ``connect()``); does nothing when none failed. Leaving ``async with Simulator()``
+        calls it."""
+        for client in list(self._strict_clients):
+            client._emitter.raise_if_failed()
 
     # ── the script ──────────────────────────────────────────────────────────────────────────────────────────
 
     def script(self, *items: MessageSpec | Step | Iterable[MessageSpec], delay: float = 0.0) -> None:
         """Append steps: a :class:`Step` as is; a message alone, or an iterable of messages (one list from
-        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous. On a
+        :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous.
+
+        Once a connection has played the end of the current LIVE (:func:`end`), the next call starts a new LIVE
+        instead: the old steps are dropped and msg ids and cursors start afresh (see :meth:`clear_script`). On a
         many-host simulator: to every host's script."""
         for host in self._hosts_by_name.values():
             host.script(*items, delay=delay)
+        if self._live_ended:
+            self._next_live()
         for item in items:
             if isinstance(item, Step):
                 self._steps.append(item)
@@ -436,23 +515,71 @@ class Simulator:
 
     def use_scenario(self, scenario: str | Scenario, *, speed: float | None = None, seed: int | None = None) -> None:
         """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
-        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. On a many-host simulator: on every
-        host (a built-in name built for each, with its own seed unless ``seed`` is given)."""
+        simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. Replacing a script starts a new
+        LIVE (see :meth:`clear_script`). On a many-host simulator: on every host (a built-in name built for each,
+        with its own seed unless ``seed`` is given)."""
+        if speed is not None and not speed > 0:  # NaN too
+            raise ValueError("speed must be positive (math.inf: no delays)")
         for host in self._hosts_by_name.values():
             host.use_scenario(scenario, speed=speed, seed=seed)
         if isinstance(scenario, str):
             scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
+        self._next_live()
         self._steps = list(scenario.steps)
         if speed is not None:
-            if speed <= 0:
-                raise ValueError("speed must be positive")
             self.speed = speed
 
+    # ── LIVEs ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    def start_live(self, room_id: int | None = None) -> int:
+        """Begin the host's next LIVE and return its room id: a new room id (``room_id``, else a seeded random one;
+        a simulator built ``offline`` keeps its room id for its first LIVE), fresh msg ids, status 2 everywhere.
+        Connections play the script from its start. Sockets of an earlier room are refused from now on."""
+        if room_id is not None:
+            self.room_id = room_id
+        elif self.lives:
+            self.room_id = self._rng.randrange(7_300_000_000_000_000_000, 7_500_000_000_000_000_000)
+        if self.lives:
+            self._live_number += 1
+            self._live += 1  # fresh msg ids and cursors for the new room
+        self.offline = False
+        self._offline_answers = 0
+        self.started_at = int(time.time())
+        self.lives.append(self.room_id)
+        logger.info("simulator: @%s is live (room %d, LIVE #%d)", self.user, self.room_id, len(self.lives))
+        return self.room_id
+
+    def end_live(self) -> None:
+        """End the host's LIVE: status 4 everywhere (live page, room API, live check, room info). Open sockets are
+        left as they are (send ``end()`` for the stream's own end)."""
+        self.offline = True
+        self._offline_answers = 0
+        logger.info("simulator: @%s's LIVE in room %d ended", self.user, self.room_id)
+
+    def _stream_ended(self) -> None:
+        """A connection sent a message that ends the stream: with ``relive_after`` set, the LIVE ends too."""
+        if self.relive_after is not None and not self.offline:
+            self.end_live()
+
     def clear_script(self) -> None:
-        """Remove every step (connections already playing stop after their current step); of every host too."""
-        self._steps.clear()
+        """Remove every step and start a new LIVE: the messages scripted next get msg ids no earlier LIVE of this
+        simulator used, so a client that watched the previous one (and remembers its ids to drop duplicates) sees
+        all of them; cursors of the previous LIVE no longer resume. Connections already playing stop after their
+        current step. On a many-host simulator: every host's."""
+        self._next_live()
         for host in self._hosts_by_name.values():
             host.clear_script()
+
+    @property
+    def live_number(self) -> int:
+        """Which LIVE of this simulator the script is (0 first; see :meth:`clear_script`)."""
+        return self._live
+
+    def _next_live(self) -> None:
+        if self._steps or self._live_ended:  # a LIVE with nothing scripted keeps its number
+            self._live += 1
+        self._steps = []
+        self._live_ended = False
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -463,6 +590,7 @@ class Simulator:
         """Forget everything recorded so far (violations, requests, acks, heartbeats, …) and reset the counters."""
         for records in (self.violations, self.sign_requests, self.rejections, self.acks, self.heartbeats):
             records.clear()
+        self.requests.clear()
         self.enter_room.clear()
         self.connections = self.frames_sent = self.ws_pings = 0
         self._sign_failures = 0
@@ -477,9 +605,9 @@ class Simulator:
         return self.sign_windows.windows(seconds)
 
     def cursor(self, position: int) -> str:
-        """The cursor meaning "the first ``position`` steps were delivered": resuming with it sends step
-        ``position`` next."""
-        return f"sim-{position}-{self.seed}"
+        """The cursor meaning "the first ``position`` steps of the current LIVE were delivered": resuming with it
+        sends step ``position`` next."""
+        return f"sim-{position}-{self.seed}-{self._live}"
 
     # ── helpers shared with the connections ─────────────────────────────────────────────────────────────────
 
@@ -488,7 +616,7 @@ class Simulator:
 
     def _parse_cursor(self, cursor: str | None) -> int | None:
         match = _CURSOR.match(cursor or "")
-        if match is None or int(match.group(2)) != self.seed:
+        if match is None or int(match.group(2)) != self.seed or int(match.group(3)) != self._live:
             return None
         return int(match.group(1))
 
@@ -505,10 +633,17 @@ class Simulator:
         return step
 
     def _msg_id(self, position: int, index: int) -> int:
-        # Snowflake-like 19-digit ids, a pure function of (seed, position, index): a message keeps its id when the
-        # sign bundle repeats it as history.
-        # Each host of a many-host simulator has a range of its own (see _hosts.msg_id_base).
-        return self._id_base + position * 4096 + index
+        # Snowflake-like 19-digit ids, a pure function of (seed, LIVE, position, index): a message keeps its id when
+        # the sign bundle repeats it as history, and the next LIVE's never repeat this one's (1,000 LIVEs, 244
+        # million steps each, fit below 2**63). Each host of a many-host simulator has a range of its own, for 100
+        # LIVEs (see _hosts.msg_id_base).
+        live = (self._live % self._lives_per_range) * 10**12
+        return self._id_base + live + position * 4096 + index
+
+    def _played(self, step: Step) -> None:
+        """A connection sent ``step``: when it ends the stream, the next :meth:`script` starts a new LIVE."""
+        if any(spec.ends_stream for spec in step.messages):
+            self._live_ended = True
 
     def _new_log_id(self) -> int:
         return self._rng.getrandbits(63) or 1
@@ -530,6 +665,13 @@ class Simulator:
             except Exception:  # a broken callback must not kill the connection
                 logger.exception("on_violation callback failed")
 
+    @web.middleware
+    async def _record_request(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self._record(self.requests, request.path)
+        return await handler(request)
+
     # ── pages and APIs ──────────────────────────────────────────────────────────────────────────────────────
 
     def _is_host(self, unique_id: str) -> bool:
@@ -541,6 +683,17 @@ class Simulator:
     def _status(self) -> int:
         return OFFLINE if self.offline else LIVE
 
+    def _host_status(self) -> int:
+        """The host's status for a live page or room API answer; offline answers count toward ``relive_after``."""
+        if not self.offline:
+            return LIVE
+        if self.relive_after is not None and (self.max_lives is None or len(self.lives) < self.max_lives):
+            self._offline_answers += 1
+            if self._offline_answers > self.relive_after:
+                self.start_live()
+                return LIVE
+        return OFFLINE
+
     def _avatar_urls(self) -> list[str]:
         return list(self.host_user.avatar_thumb.m_urls)
 
@@ -551,6 +704,7 @@ class Simulator:
             return web.Response(text=body, content_type="text/html")
         state: dict[str, object] = {"AppContext": {"appContext": {"region": "US", "language": "en"}}}
         if self._is_host(unique_id):
+            status = self._host_status()
             state["LiveRoom"] = {
                 "liveRoomUserInfo": {
                     "user": {
@@ -560,10 +714,10 @@ class Simulator:
                         "nickname": self.nickname,
                         "secUid": self.host_user.sec_uid,
                         "avatarThumb": self._avatar_urls()[0],
-                        "status": self._status,
+                        "status": status,
                     },
                     "liveRoom": {
-                        "status": self._status,
+                        "status": status,
                         "title": self.title,
                         "startTime": self.started_at,
                         "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
@@ -583,11 +737,12 @@ class Simulator:
         unique_id = request.query.get("uniqueId", "")
         if not self._is_host(unique_id):
             return web.json_response({"statusCode": USER_NOT_FOUND, "message": "user_not_found", "data": None})
+        status = self._host_status()
         data = {
             "user": {
                 "id": str(self.host_user.id),
                 "roomId": str(self.room_id),
-                "status": self._status,
+                "status": status,
                 "uniqueId": self.user,
                 "nickname": self.nickname,
                 "secUid": self.host_user.sec_uid,
@@ -595,7 +750,7 @@ class Simulator:
                 "avatarLarger": self._avatar_urls()[-1],
             },
             "liveRoom": {
-                "status": self._status,
+                "status": status,
                 "title": self.title,
                 "startTime": self.started_at,
                 "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
@@ -624,27 +779,61 @@ class Simulator:
             return web.json_response({"data": {"message": prompts, "prompts": prompts}, "status_code": 10011})
         if request.query.get("room_id") != str(self.room_id):
             return web.json_response({"data": {"prompts": ""}, "status_code": 0})  # a stale room id (TLC#244)
-        data = {
+        avatars = self._avatar_urls()
+        data: dict[str, object] = {
             "status": self._status,
             "id": self.room_id,
             "id_str": str(self.room_id),
             "title": self.title,
             "user_count": self.viewer_count,
             "create_time": self.started_at,
+            "cover": {"url_list": [f"{self.url}/static/cover/{self.room_id}.jpeg"], "uri": f"cover/{self.room_id}"},
             "owner": {
                 "id": self.host_user.id,
                 "id_str": str(self.host_user.id),
                 "display_id": self.user,
                 "nickname": self.nickname,
                 "sec_uid": self.host_user.sec_uid,
-                "avatar_thumb": {"url_list": self._avatar_urls()},
-                "follow_info": {"follower_count": self.host_user.follow_info.follower_count},
+                "bio_description": "simulated host",
+                "avatar_thumb": {"url_list": avatars[:1]},
+                "avatar_large": {"url_list": avatars[-1:]},
+                "follow_info": {
+                    "follower_count": self.host_user.follow_info.follower_count,
+                    "following_count": self.host_user.follow_info.following_count,
+                },
             },
             "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
-            "age_restricted": {"restricted": False},
-            "stream_url": self.video.stream_url(self.url, self.room_id),
+            "age_restricted": {"restricted": False, "age_interval": 0, "source": 0},
         }
-        return web.json_response({"data": data, "status_code": 0})
+        data["stream_url"] = self.video.stream_url(self.url, self.room_id)
+        return web.json_response({"data": data, "extra": {"now": int(time.time() * 1000)}, "status_code": 0})
+
+    async def _handle_gift_list(self, request: web.Request) -> web.Response:
+        if self.gift_list_status != 200:
+            return web.Response(status=self.gift_list_status, text=f"gift list error {self.gift_list_status}")
+        gifts = [self._gift_json(*entry, on_panel=True) for entry in GIFT_CATALOGUE]
+        gifts.append(self._gift_json(*_HIDDEN_GIFT, on_panel=False))
+        return web.json_response({"data": {"gifts": gifts, "doodle_templates": []}, "extra": {}, "status_code": 0})
+
+    def _gift_json(
+        self, gift_id: int, name: str, diamonds: int, gift_type: int, *, on_panel: bool
+    ) -> dict[str, object]:
+        slug = name.lower().replace(" ", "_")
+        image = {"url_list": [f"{self.url}/static/gift/{slug}.png"], "uri": f"webcast-va/gift_{slug}"}
+        return {
+            "id": gift_id,
+            "name": name,
+            "describe": f"sent {name}",
+            "diamond_count": diamonds,
+            "type": gift_type,
+            "combo": gift_type == 1,
+            "duration": 1000 if gift_type == 1 else 5000,
+            "image": image,
+            "icon": image,
+            "is_displayed_on_panel": on_panel,
+            "is_broadcast_gift": diamonds >= 10_000,
+            "for_linkmic": True,
+        }
 
     async def _handle_video(self, request: web.Request) -> web.StreamResponse:
         return await self.video.handle(self, request)

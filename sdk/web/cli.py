@@ -13,7 +13,7 @@ import asyncio
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from tiktok_live.web._config import DEFAULT_DISPLAY_TIME, DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from tiktok_live.web.hub import DEFAULT_BACKLOG, MAX_BACKLOG
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tiktok_live.web.app import WebServer
 
 __all__ = ["OFFLINE_RETRY", "bind_warning", "client_room_id", "follow", "overlay_urls", "register", "run"]
+
+_P = TypeVar("_P", bound=argparse.ArgumentParser)
 
 OFFLINE_RETRY: Final = 30.0
 """Seconds between two tries while the host is not live."""
@@ -50,7 +52,7 @@ def _seconds(value: str) -> float:
     return number
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[_P]) -> None:
     """Add the ``serve`` subcommand to ``tiktok-live``'s subparsers (its runner is :func:`run`)."""
     from tiktok_live.cli._options import connection_options
 
@@ -162,10 +164,12 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
 
 
 def _ended(server: WebServer) -> str:
+    from tiktok_live.cli._output import safe
+
     state = server.state
     if state.status == "failed":
-        return f"the connection failed ({state.error})"
-    return "the LIVE ended" if state.status == "ended" else f"disconnected ({state.reason})"
+        return f"the connection failed ({safe(state.error)})"
+    return "the LIVE ended" if state.status == "ended" else f"disconnected ({safe(state.reason)})"
 
 
 def client_room_id(client: TikTokLiveClient) -> Callable[[], int | None]:
@@ -185,6 +189,7 @@ async def follow(
     changes when a LIVE starts). A failure after connecting is shown as the ``failed`` state, not raised; a first
     connect that fails otherwise raises."""
     from tiktok_live import errors
+    from tiktok_live.cli._output import safe
     from tiktok_live.events import ErrorEvent
     from tiktok_live.web.app import EVENT_TYPES
 
@@ -204,7 +209,7 @@ async def follow(
             state.set_status("offline", error=str(error))
             server.state_changed()
             if printer is not None:
-                printer.err.write(f"tiktok-live serve: {error}; trying again in {offline_retry:.0f} s\n")
+                printer.err.write(f"tiktok-live serve: {safe(error)}; trying again in {offline_retry:.0f} s\n")
                 printer.err.flush()
             await asyncio.sleep(offline_retry)
             continue

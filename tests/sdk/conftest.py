@@ -7,9 +7,10 @@ absent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ def manifest() -> dict[str, Any]:
     if loaded is None:
         pytest.skip(MISSING_FIXTURES)
     return loaded
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (polled: it reads records that have no event to wait on), at most
+    ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polling records on purpose
+            await asyncio.sleep(0.005)
 
 
 @pytest.fixture

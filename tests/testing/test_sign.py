@@ -29,7 +29,7 @@ async def test_bundle(raw: RawClient, sim: Simulator) -> None:
     before = int(time.time() * 1000)
     result, headers = await within(raw.sign(client_enter="true"))
     after = int(time.time() * 1000)
-    assert result.cursor == "sim-0-0"
+    assert result.cursor == "sim-0-0-0"
     assert result.internal_ext
     assert result.fetch_interval == 1000
     assert result.is_first is True
@@ -66,7 +66,7 @@ async def test_history_has_earlier_comments(raw: RawClient, sim: Simulator) -> N
     sim.history = [comment("early_bird", "been here all along")]
     sim.script(comment("a", "one"), frame(comment("b", "two"), like("c", 3)), comment("d", "three"), comment("e", "x"))
     result, _ = await within(raw.sign(cursor=sim.cursor(4)))
-    assert result.cursor == "sim-4-0"
+    assert result.cursor == "sim-4-0-0"
     assert all(message.is_history for message in result.messages)
     texts = [webcast_pb2.WebcastChatMessage.FromString(m.payload).content for m in result.messages]
     assert texts == ["been here all along", "two", "three", "x"]  # explicit history, then the last 3 comments

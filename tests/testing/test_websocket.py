@@ -145,7 +145,7 @@ async def test_frame_layout(raw: RawClient, sim: Simulator) -> None:
         assert [h.key for h in push.headers] == ["compress_type", "im-cursor", "im-internal_ext", "im-now"]
         assert frame_header(push, "compress_type") == "gzip"
         assert push.payload.startswith(b"\x1f\x8b\x08")
-        assert frame_header(push, "im-cursor") == batch.cursor == f"sim-{index}-0"
+        assert frame_header(push, "im-cursor") == batch.cursor == f"sim-{index}-0-0"
         assert frame_header(push, "im-internal_ext") == batch.internal_ext == f"internal_src:sim|seq:{index}"
         result = decode_fetch_result(frame_payload(push))
         assert frame_header(push, "im-now") == str(result.now)
@@ -188,7 +188,7 @@ async def test_resume_from_cursor_delivers_the_rest_once(raw: RawClient, sim: Si
     first = await within(raw.run(stop_after_messages=3))
     await within(sim.wait_idle())
     last_cursor = first.session.cursor
-    assert last_cursor == "sim-3-0"
+    assert last_cursor == "sim-3-0-0"
     result, _ = await within(raw.sign(cursor=last_cursor))
     params = {"cursor": last_cursor, "internal_ext": first.session.internal_ext}
     second = await within(raw.run(result, session=first.session, **params))
@@ -208,7 +208,7 @@ async def test_resume_from_the_sign_cursor_alone(raw: RawClient, sim: Simulator)
 
 async def test_foreign_cursor_starts_from_the_beginning(raw: RawClient, sim: Simulator) -> None:
     sim.script(comment("alice", "a"), comment("bob", "b"))
-    received = await within(raw.run(cursor="sim-1-999"))  # another seed: not ours
+    received = await within(raw.run(cursor="sim-1-999-0"))  # another seed: not ours
     assert received.texts == ["a", "b"]
 
 
