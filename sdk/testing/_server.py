@@ -15,10 +15,6 @@ Routes (all on ``Simulator.url``, at TikTok's paths):
 from __future__ import annotations
 
 import asyncio
-import base64
-import hmac
-import html
-import json
 import logging
 import math
 import random
@@ -32,10 +28,12 @@ from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
 
 from aiohttp import web
 
-from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live._generated.pb import transport_pb2
+from tiktok_live.testing import _routes as routes
 from tiktok_live.testing._connection import Faults, SimulatedConnection
 from tiktok_live.testing._hosts import SignWindows, dispatcher, make_hosts, msg_id_base
 from tiktok_live.testing._messages import MessageSpec, make_user
+from tiktok_live.testing._routes import GIFT_CATALOGUE, LIVE, OFFLINE, SignRequest, Token
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 from tiktok_live.testing._video import VIDEO_PATH, VideoFeed
 
@@ -53,43 +51,9 @@ logger = logging.getLogger("tiktok_live.testing")
 
 WS_PATH: Final = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 """The push WebSocket's path; ``push_server`` in the sign bundle points here."""
-USER_NOT_FOUND: Final = 19881007
-"""``statusCode`` of ``/api-live/user/room/`` for an unknown user."""
-LIVE: Final = 2
-OFFLINE: Final = 4
-_SECRET_PARAMS: Final = frozenset({"apikey", "api_key", "session_id", "sessionid"})
 _CURSOR = re.compile(r"^sim-(\d+)-(\d+)-(\d+)$")
-_MALFORMED_BODY: Final = b"<html><body>Please wait while we verify your browser...</body></html>"
-_HISTORY_COMMENTS: Final = 3
 _CLOSE_TIMEOUT: Final = 2.0
 _T = TypeVar("_T")
-
-GIFT_CATALOGUE: Final = (
-    # (id, name, diamonds, type): type 1 gifts are streakable.
-    (5655, "Rose", 1, 1),
-    (5269, "TikTok", 1, 1),
-    (5487, "Finger Heart", 5, 1),
-    (5658, "Perfume", 20, 1),
-    (5879, "Doughnut", 30, 1),
-    (5660, "Hand Hearts", 100, 1),
-    (6369, "Lion", 29999, 2),
-    (7934, "Universe", 34999, 2),
-)
-"""The gifts ``/webcast/gift/list/`` serves: ``(id, name, diamond_count, type)``; the ids match the scenarios'."""
-_HIDDEN_GIFT: Final = (6064, "GG", 1, 1)
-"""A gift in the catalogue that the panel does not show (``is_displayed_on_panel: false``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignRequest:
-    """One request the sign server received: its query (secrets redacted), whether an API key header came with it
-    (never the key itself), and the HTTP status it was answered with."""
-
-    query: dict[str, str]
-    has_api_key: bool
-    status: int
-    at: float = 0.0
-    """When it arrived (``time.time()``, before any ``sign_delay``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +66,6 @@ class HandshakeRejection:
     """The ``handshake-msg`` header (``DEVICE_BLOCKED``, ``illegal secret key``)."""
     reason: str
     """Why, in words (not sent to the client)."""
-
-
-@dataclass(slots=True)
-class _Token:
-    room_id: int
-    user_agent: str
-    position: int
-    issued: float
 
 
 class Simulator:
@@ -310,7 +266,7 @@ class Simulator:
             self.user, self.room_id = "", 0  # the origin itself is nobody's host
         elif scenario is not None:
             self.use_scenario(scenario)
-        self._tokens: dict[str, _Token] = {}
+        self._tokens: dict[str, Token] = {}
         self._used_tokens: dict[str, float] = {}
         self._sign_failures = 0
         self._runner: web.AppRunner | None = None
@@ -694,269 +650,26 @@ class Simulator:
                 return LIVE
         return OFFLINE
 
-    def _avatar_urls(self) -> list[str]:
-        return list(self.host_user.avatar_thumb.m_urls)
-
     async def _handle_page(self, request: web.Request) -> web.Response:
-        unique_id = request.match_info["user"]
-        if self.page_layout_changed:
-            body = "<!DOCTYPE html><html><head><title>TikTok</title></head><body><div id='app'></div></body></html>"
-            return web.Response(text=body, content_type="text/html")
-        state: dict[str, object] = {"AppContext": {"appContext": {"region": "US", "language": "en"}}}
-        if self._is_host(unique_id):
-            status = self._host_status()
-            state["LiveRoom"] = {
-                "liveRoomUserInfo": {
-                    "user": {
-                        "id": str(self.host_user.id),
-                        "roomId": str(self.room_id),
-                        "uniqueId": self.user,
-                        "nickname": self.nickname,
-                        "secUid": self.host_user.sec_uid,
-                        "avatarThumb": self._avatar_urls()[0],
-                        "status": status,
-                    },
-                    "liveRoom": {
-                        "status": status,
-                        "title": self.title,
-                        "startTime": self.started_at,
-                        "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
-                    },
-                }
-            }
-        data = json.dumps(state, ensure_ascii=False).replace("</", "<\\/")
-        body = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.nickname)} '
-            f"(@{html.escape(self.user)}) is "
-            f'LIVE | TikTok</title></head><body><div id="app"></div><script id="SIGI_STATE" type="application/json">'
-            f"{data}</script></body></html>"
-        )
-        return web.Response(text=body, content_type="text/html")
+        return routes.page(self, request)
 
     async def _handle_user_room(self, request: web.Request) -> web.Response:
-        unique_id = request.query.get("uniqueId", "")
-        if not self._is_host(unique_id):
-            return web.json_response({"statusCode": USER_NOT_FOUND, "message": "user_not_found", "data": None})
-        status = self._host_status()
-        data = {
-            "user": {
-                "id": str(self.host_user.id),
-                "roomId": str(self.room_id),
-                "status": status,
-                "uniqueId": self.user,
-                "nickname": self.nickname,
-                "secUid": self.host_user.sec_uid,
-                "signature": "simulated host",
-                "avatarLarger": self._avatar_urls()[-1],
-            },
-            "liveRoom": {
-                "status": status,
-                "title": self.title,
-                "startTime": self.started_at,
-                "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
-            },
-            "stats": {
-                "followingCount": self.host_user.follow_info.following_count,
-                "followerCount": self.host_user.follow_info.follower_count,
-            },
-        }
-        return web.json_response({"statusCode": 0, "message": "", "data": data})
+        return routes.user_room(self, request)
 
     async def _handle_check_alive(self, request: web.Request) -> web.Response:
-        ids = [part for part in request.query.get("room_ids", "").split(",") if part]
-        if not ids or not all(part.isdigit() for part in ids):
-            return web.json_response({"data": {"message": "Request params error"}, "status_code": 10011})
-        hosts = [self._host_of_room(int(part)) for part in ids]
-        rooms = [
-            {"alive": host is not None and not host.offline, "room_id": int(part), "room_id_str": part}
-            for part, host in zip(ids, hosts, strict=True)
-        ]
-        return web.json_response({"data": rooms, "status_code": 0})
+        return routes.check_alive(self, request)
 
     async def _handle_room_info(self, request: web.Request) -> web.Response:
-        if self.age_restricted:
-            prompts = "Request params error"
-            return web.json_response({"data": {"message": prompts, "prompts": prompts}, "status_code": 10011})
-        if request.query.get("room_id") != str(self.room_id):
-            return web.json_response({"data": {"prompts": ""}, "status_code": 0})  # a stale room id (TLC#244)
-        avatars = self._avatar_urls()
-        data: dict[str, object] = {
-            "status": self._status,
-            "id": self.room_id,
-            "id_str": str(self.room_id),
-            "title": self.title,
-            "user_count": self.viewer_count,
-            "create_time": self.started_at,
-            "cover": {"url_list": [f"{self.url}/static/cover/{self.room_id}.jpeg"], "uri": f"cover/{self.room_id}"},
-            "owner": {
-                "id": self.host_user.id,
-                "id_str": str(self.host_user.id),
-                "display_id": self.user,
-                "nickname": self.nickname,
-                "sec_uid": self.host_user.sec_uid,
-                "bio_description": "simulated host",
-                "avatar_thumb": {"url_list": avatars[:1]},
-                "avatar_large": {"url_list": avatars[-1:]},
-                "follow_info": {
-                    "follower_count": self.host_user.follow_info.follower_count,
-                    "following_count": self.host_user.follow_info.following_count,
-                },
-            },
-            "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
-            "age_restricted": {"restricted": False, "age_interval": 0, "source": 0},
-        }
-        data["stream_url"] = self.video.stream_url(self.url, self.room_id)
-        return web.json_response({"data": data, "extra": {"now": int(time.time() * 1000)}, "status_code": 0})
+        return routes.room_info(self, request)
 
     async def _handle_gift_list(self, request: web.Request) -> web.Response:
-        if self.gift_list_status != 200:
-            return web.Response(status=self.gift_list_status, text=f"gift list error {self.gift_list_status}")
-        gifts = [self._gift_json(*entry, on_panel=True) for entry in GIFT_CATALOGUE]
-        gifts.append(self._gift_json(*_HIDDEN_GIFT, on_panel=False))
-        return web.json_response({"data": {"gifts": gifts, "doodle_templates": []}, "extra": {}, "status_code": 0})
-
-    def _gift_json(
-        self, gift_id: int, name: str, diamonds: int, gift_type: int, *, on_panel: bool
-    ) -> dict[str, object]:
-        slug = name.lower().replace(" ", "_")
-        image = {"url_list": [f"{self.url}/static/gift/{slug}.png"], "uri": f"webcast-va/gift_{slug}"}
-        return {
-            "id": gift_id,
-            "name": name,
-            "describe": f"sent {name}",
-            "diamond_count": diamonds,
-            "type": gift_type,
-            "combo": gift_type == 1,
-            "duration": 1000 if gift_type == 1 else 5000,
-            "image": image,
-            "icon": image,
-            "is_displayed_on_panel": on_panel,
-            "is_broadcast_gift": diamonds >= 10_000,
-            "for_linkmic": True,
-        }
+        return routes.gift_list(self, request)
 
     async def _handle_video(self, request: web.Request) -> web.StreamResponse:
         return await self.video.handle(self, request)
 
-    # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
-
     async def _handle_sign(self, request: web.Request) -> web.Response:
-        arrived = time.time()
-        self.sign_windows.count()
-        if self.sign_delay > 0:
-            self.sign_requests_waiting += 1
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
-            except TimeoutError:
-                pass
-            finally:
-                self.sign_requests_waiting -= 1
-        response = self._sign_response(request)
-        query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
-        request_record = SignRequest(query, "X-Api-Key" in request.headers, response.status, arrived)
-        self._record(self.sign_requests, request_record)
-        return response
-
-    def _sign_response(self, request: web.Request) -> web.Response:
-        if self._stopping.is_set():
-            return web.Response(status=503, text="sign server shutting down")
-        if self.required_api_key is not None:
-            key = request.headers.get("X-Api-Key", "")
-            if not hmac.compare_digest(key.encode(), self.required_api_key.encode()):
-                message = "Invalid API key" if key else "An API key is required (X-Api-Key header)"
-                return web.json_response({"code": 401, "message": message}, status=401)
-        failure = self.sign_status if self.sign_status not in (None, 200) else None
-        if failure is None and self.sign_fail_times and not self.sign_malformed:
-            failure = 503
-        failing = (failure is not None or self.sign_malformed) and (
-            self.sign_fail_times is None or self._sign_failures < self.sign_fail_times
-        )
-        if failing:
-            self._sign_failures += 1
-            if failure is not None:
-                return self._sign_error(failure)
-            return web.Response(body=_MALFORMED_BODY, content_type="application/protobuf", headers=self._cookies())
-        room = request.query.get("room_id", "")
-        if not room.isdigit():
-            return web.json_response({"code": 400, "message": "room_id is required (a number)"}, status=400)
-        host = self._host_of_room(int(room)) or self  # the room's host signs (its tokens, cursor and history)
-        position = host._parse_cursor(request.query.get("cursor")) or 0
-        return host._bundle(int(room), request.query.get("user_agent", ""), position)
-
-    def _sign_error(self, status: int) -> web.Response:
-        if status == 429:
-            retry = self.sign_retry_after
-            headers = {
-                "Retry-After": f"{retry:g}",
-                "RateLimit-Limit": "5",
-                "RateLimit-Remaining": "0",
-                "RateLimit-Reset": str(int(time.time() + retry)),
-            }
-            body = {
-                "code": 429,
-                "message": f"Too many connections started, try again in {retry:g} seconds.",
-                "limit_label": "minute",
-            }
-            return web.json_response(body, status=429, headers=headers)
-        if status in (401, 403):
-            message = "Invalid API key" if status == 401 else "This endpoint requires a paid plan"
-            return web.json_response({"code": status, "message": message}, status=status)
-        if status >= 500:
-            return web.Response(status=status, text=f"sign server error {status} (simulated)")
-        return web.json_response({"code": status, "message": f"simulated sign error {status}"}, status=status)
-
-    def _cookies(self) -> dict[str, str]:
-        ttwid = base64.urlsafe_b64encode(self._rng.randbytes(32)).decode().rstrip("=")
-        chain = base64.b64encode(self._rng.randbytes(24)).decode()
-        return {"X-Set-TT-Cookie": f"ttwid=1%7C{ttwid}%7C{int(time.time())}; tt_chain_token={chain}"}
-
-    def _bundle(self, room_id: int, user_agent: str, position: int) -> web.Response:
-        now = time.monotonic()
-        for value, token in list(self._tokens.items()):
-            if now - token.issued > self.token_ttl:
-                del self._tokens[value]
-        for value, used in list(self._used_tokens.items()):
-            if now - used > self.token_ttl:
-                del self._used_tokens[value]
-        token_value = f"{self._rng.getrandbits(128):032x}"
-        self._tokens[token_value] = _Token(room_id, user_agent, position, now)
-        now_ms = int(time.time() * 1000)
-        result = webcast_pb2.ProtoMessageFetchResult(
-            cursor=self.cursor(position),
-            internal_ext=f"internal_src:sim|first_req_ms:{now_ms}|seq:{position}",
-            now=now_ms,
-            fetch_interval=1000,
-            is_first=True,
-            need_ack=False,
-            push_server=self.push_server,
-            heartbeat_duration=10_000,
-            messages=self._history(position),
-        )
-        result.route_params["wrss"] = token_value
-        result.route_params["imprp"] = base64.urlsafe_b64encode(self._rng.randbytes(18)).decode()
-        headers = {**self._cookies(), "X-Room-Id": str(room_id)}
-        return web.Response(body=result.SerializeToString(), content_type="application/protobuf", headers=headers)
-
-    def _history(self, position: int) -> list[webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage]:
-        """``history`` plus the last comments of the script before ``position`` (what the room shows now)."""
-        picked: list[tuple[int, int, MessageSpec]] = [(-1 - i, 0, spec) for i, spec in enumerate(self.history)]
-        recent: list[tuple[int, int, MessageSpec]] = []
-        for earlier in range(min(position, len(self._steps)) - 1, -1, -1):
-            for index, spec in enumerate(self._steps[earlier].messages):
-                if spec.method == "WebcastChatMessage" and len(recent) < _HISTORY_COMMENTS:
-                    recent.append((earlier, index, spec))
-            if len(recent) >= _HISTORY_COMMENTS:
-                break
-        create_time = int(time.time() * 1000)
-        return [
-            webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage(
-                method=spec.method,
-                payload=spec.render(msg_id=self._msg_id(pos, index), room_id=self.room_id, create_time=create_time),
-                msg_id=self._msg_id(pos, index),
-                is_history=True,
-            )
-            for pos, index, spec in picked + recent[::-1]
-        ]
+        return await routes.sign(self, request)
 
     # ── WebSocket ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -965,7 +678,7 @@ class Simulator:
         logger.info("simulator refused a WebSocket: %s (%s)", message, reason)
         return web.Response(status=200, headers={"handshake-status": str(status), "handshake-msg": message})
 
-    def _take_token(self, value: str) -> tuple[_Token | None, str]:
+    def _take_token(self, value: str) -> tuple[Token | None, str]:
         if not value:
             return None, "no wrss token in the query"
         token = self._tokens.pop(value, None)
