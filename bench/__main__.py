@@ -3,7 +3,11 @@ raw numbers in bench/results/latest.json.
 
 Order: corpus (generated once into bench/.corpus/), rows 1-3 in this process, row 4 in the TikTokLive peer venv
 (``.venv-bench-peer``, created here on first use: ``python3 -m venv`` + ``pip install TikTokLive==7.0.1``), then
-rows 5-7 with the simulator (``bench.serve``) and the client (``bench.probe``) in two separate processes.
+rows 5-7 with the simulator (``bench.serve``) and the client (``bench.probe``) in two separate processes, then
+rows 8a-8d: fleet worker processes, a redis-server and a many-host simulator (``bench.fleet``).
+
+``--only fleet`` runs rows 8a-8d alone: their rows replace the fleet rows of docs/benchmarks.md (and of
+bench/results/latest.json when there is one); the other rows stay as the last full run left them.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import decode
+from bench import fleet as fleet_rows
 from bench.corpus import ensure_corpus, format_mix
-from bench.report import machine, markdown, rows_from, table
+from bench.report import fleet_rows_from, machine, markdown, merge_rows, rows_from, table
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-bench-peer"
@@ -217,6 +222,14 @@ NOTES = [
     "ConnectEvent to the end of the stream. Wall msg/s is bounded by the simulator (gzip, serialization).",
     "Row 6: `python -c 'import tiktok_live'` median wall time over several fresh interpreters; the first event "
     "is timed in a fresh process against a simulator process.",
+    "Rows 8a-8d: `tiktok-live fleet worker` processes exporting every event exactly once into a stream on their "
+    "Redis (redis-server without persistence, on this machine), fed by one many-host simulator process "
+    "(`bench.serve --rooms N`, the corpus on every host; 4.4 messages a frame). CPU is user + system time from "
+    "/proc/<pid>/stat over the measuring window (after a warm-up); per event = per exported event (a message, "
+    "or a derived event). Row 8a's rooms per core = 1 / (per-room rate x worker CPU per event). Row 8b: lease "
+    "5 s, 30 rooms over 3 workers; the time runs from the signal to the room being live on another worker "
+    "(status from Redis, polled every 20 ms). Row 8d counts the commands clients sent during 5 s of `MONITOR` "
+    "(a pipeline's commands count one each, so round trips are at most this), per frame committed.",
     "Row 7: RSS is VmRSS from /proc/self/status. Rooms: N clients in one process, every event class subscribed, "
     "fed by one looping simulator process at full speed (so per-room rates fall as N grows); CPU µs/msg is the "
     "client process's CPU over messages after a warm-up. Per additional room = (RSS(N max) - RSS(1)) / (N - 1).",
@@ -234,7 +247,13 @@ def main() -> int:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--profile", action="store_true", help="also print cProfile of rows 2 and 3")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--fleet-rooms", type=int, default=100, help="row 8a rooms on one worker")
+    parser.add_argument("--fleet-rate", type=float, default=10.0, help="row 8a messages a second per room")
+    parser.add_argument("--fleet-seconds", type=float, default=15.0, help="rows 8a and 8c measuring window")
+    parser.add_argument("--only", choices=("fleet",), default=None, help="run these rows alone (see above)")
     args = parser.parse_args()
+    if args.only == "fleet":
+        return only_fleet(args)
     started = time.time()
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
 
@@ -263,6 +282,13 @@ def main() -> int:
 
     for key, label, run in (
         ("e2e", "row 5 (end to end)", lambda: run_e2e(corpus.path, repeat=5, ping_interval=0.5)),
+        (
+            "fleet",
+            "rows 8a-8d (fleet)",
+            lambda: fleet_rows.run(
+                corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds
+            ),
+        ),
         ("startup", "row 6 (import, first event)", lambda: run_startup(corpus.path, runs=9)),
         (
             "memory",
@@ -297,6 +323,25 @@ def main() -> int:
     sys.stdout.write(
         f"wrote {RESULTS.relative_to(ROOT)}" + ("" if args.no_docs else f" and {DOCS.relative_to(ROOT)}") + "\n"
     )
+    return 0
+
+
+def only_fleet(args: argparse.Namespace) -> int:
+    """Rows 8a-8d alone; they replace the fleet rows of the docs (and of the last full run's results)."""
+    corpus, _ = ensure_corpus(args.messages)
+    _log("rows 8a-8d (fleet)")
+    fleet = fleet_rows.run(corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds)
+    rows = fleet_rows_from(fleet)
+    sys.stdout.write("\n" + table(rows) + "\n")
+    if RESULTS.exists():
+        results = json.loads(RESULTS.read_text())
+        results["fleet"] = fleet
+        kept = [row for row in results.get("rows", []) if not str(row["number"]).startswith("8")]
+        results["rows"] = kept + [dataclasses.asdict(row) for row in rows]
+        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    if not args.no_docs:
+        DOCS.write_text(merge_rows(DOCS.read_text(), rows, NOTES))
+        sys.stdout.write(f"updated the fleet rows of {DOCS.relative_to(ROOT)}\n")
     return 0
 
 

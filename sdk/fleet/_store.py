@@ -16,6 +16,9 @@ Keys (``P`` is ``{prefix}``):
   instead of rewriting thousands;
 - ``P:workers`` hash: worker → JSON heartbeat (Redis time in ms, capacity, rooms held);
 - ``P:sign:<key id>:<window>:<n>`` counters of sign requests per fixed window, ``P:sign:<key id>:pause``.
+
+Channel ``P:wake``: a message whenever a room is released or the wanted rooms change, so workers run a round at
+once instead of at their next (the rooms of a worker that stops move at once).
 """
 
 from __future__ import annotations
@@ -59,11 +62,12 @@ end
 return 0
 """
 _RELEASE: Final = """
--- KEYS: lease, room; ARGV: holder value, state
+-- KEYS: lease, room; ARGV: holder value, state, wake channel (workers take the room in a round they run now)
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   local now = redis.call('TIME')
   redis.call('HSET', KEYS[2], 'holder', '', 'state', ARGV[2], 'since', now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('PUBLISH', ARGV[3], 'released')
   return 1
 end
 return 0
@@ -246,6 +250,11 @@ class Store:
         return f"{self._p}:rooms"
 
     @property
+    def wake_channel(self) -> str:
+        """The channel on which workers hear that rooms were released, added or removed."""
+        return f"{self._p}:wake"
+
+    @property
     def workers_key(self) -> str:
         """The hash of worker heartbeats."""
         return f"{self._p}:workers"
@@ -287,6 +296,8 @@ class Store:
             if await self.redis.hsetnx(self.rooms_key, handle, json.dumps({"added_at": now})):
                 await self.redis.hset(self.room_key(handle), mapping={"state": "waiting", "error": "", "since": now})
                 added.append(handle)
+        if added:
+            await self.wake()
         return added
 
     async def remove(self, handles: Sequence[str]) -> list[str]:
@@ -296,7 +307,13 @@ class Store:
             if await self.redis.hdel(self.rooms_key, handle):
                 await self.redis.hset(self.room_key(handle), "state", "removed")
                 removed.append(handle)
+        if removed:
+            await self.wake()
         return removed
+
+    async def wake(self) -> None:
+        """Tell every worker to run a round now (rooms to take or to stop)."""
+        await self.redis.publish(self.wake_channel, "wake")
 
     async def wanted(self) -> list[str]:
         """The rooms the fleet watches, sorted."""
@@ -330,7 +347,7 @@ class Store:
     async def release(self, lease: Lease, state: str = "waiting") -> bool:
         """Give ``lease`` up (only if still ours), leaving the room in ``state`` for another worker."""
         keys = [self.lease_key(lease.handle), self.room_key(lease.handle)]
-        return bool(await self._release(keys=keys, args=[lease.value, state]))
+        return bool(await self._release(keys=keys, args=[lease.value, state, self.wake_channel]))
 
     async def holder(self, handle: str) -> str | None:
         """The lease value of ``handle`` (``worker|token``), or None."""

@@ -52,6 +52,8 @@ DEFAULT_LEASE: Final = 15.0
 """Seconds a lease lasts without renewal: how long a dead worker's rooms wait before others take them."""
 DEFAULT_CAPACITY: Final = 100
 """Rooms one worker holds at most."""
+_GATHER: Final = 0.05
+"""Seconds a woken round waits for more wake-ups (a worker releasing 100 rooms sends 100)."""
 RENEW_EVERY: Final = 0.25
 """Leases are renewed every quarter of their length (a renewal may fail twice before a room stops)."""
 DEFAULT_POLL: Final = 30.0
@@ -122,6 +124,7 @@ class Worker:
         self._offline: dict[str, asyncio.Future[None]] = {}
         self._ended_rooms: dict[str, int | None] = {}
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self._redis: redis.asyncio.Redis | None = None
         self._store: Store | None = None
         self._sink: Sink | None = None
@@ -129,6 +132,8 @@ class Worker:
         self._started_ms = 0
         self.events = 0
         """Events committed (or sent to the sink) by this worker."""
+        self.commits = 0
+        """Frames committed (each: its events and the room's snapshot, in one Redis script)."""
         self.reconnects = 0
         """Reconnects of this worker's clients."""
         self.renewals_failed = 0
@@ -175,13 +180,15 @@ class Worker:
         )
         checker = asyncio.create_task(self._check_offline(), name="tiktok-live fleet live checks")
         renewer = asyncio.create_task(self._keep_leases(store), name="tiktok-live fleet leases")
+        listener = asyncio.create_task(self._listen(store), name="tiktok-live fleet wake-ups")
         try:
             # The first heartbeat goes out now; the first round waits a round, so workers started together see
             # each other and take their shares instead of the first one taking every room and handing most over.
             await self._pause(self.lease / 3)
             while not self._stopping.is_set():
-                if renewer.done():
-                    renewer.result()  # it never returns: an error of ours, raised here
+                for task in (renewer, listener):
+                    if task.done():
+                        task.result()  # they never return: an error of ours, raised here
                 started = self._clock()
                 try:
                     await self._round(store)
@@ -195,16 +202,42 @@ class Worker:
                 self.rounds += 1
                 await self._pause(max(0.0, self.lease / 3 - (self._clock() - started)))
         finally:
-            for task in (checker, renewer):
+            for task in (checker, renewer, listener):
                 task.cancel()
-            await asyncio.wait({checker, renewer})
+            await asyncio.wait({checker, renewer, listener})
             await self._shutdown(store)
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less when :meth:`stop` is called (asyncio.timeout: cancellation-safe on 3.11)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stopping.wait()
+        """Sleep ``seconds``, or less: until :meth:`stop`, or a wake-up (rooms released, added or removed), after a
+        moment that gathers a burst of them into one round."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait({stopping, woken}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            if woken.done() and not stopping.done():
+                await asyncio.sleep(_GATHER)
+        finally:
+            for waiter in (stopping, woken):
+                waiter.cancel()
+            self._woken.clear()
+
+    async def _listen(self, store: Store) -> None:
+        """Hear the fleet's wake-ups (a room released, rooms added or removed) and wake the round loop. While Redis
+        is away, try again every round; the rounds go on by their clock meanwhile."""
+        while True:
+            try:
+                pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(store.wake_channel)
+                    while True:
+                        if await pubsub.get_message(timeout=self.lease) is not None:
+                            self._woken.set()
+                finally:
+                    await pubsub.aclose()
+            except Exception as error:
+                if not _outage(error):
+                    raise
+                await asyncio.sleep(self.lease / 3)
 
     async def _keep_leases(self, store: Store) -> None:
         """Every :data:`RENEW_EVERY` of the lease: heartbeat, and renew every held lease in one round trip. Apart
@@ -443,7 +476,7 @@ class Worker:
         added = list(dict.fromkeys(event.msg_id for event in received.events if event.msg_id))
         ok = await store.commit(
             held.lease,
-            client.session.snapshot(),
+            client.session.snapshot(seen=not held.synced),
             lines,
             seen_added=added if held.synced else None,
             stream=self._stream,
@@ -452,6 +485,7 @@ class Worker:
         if not ok:
             raise LeaseLostError(f"the lease of @{held.lease.handle} was lost: another worker has the room now")
         held.synced = True
+        self.commits += 1
         self.events += len(records)
         if self._sink is not None:
             for record in records:

@@ -17,6 +17,7 @@ METRICS = (
     "tiktok_live_fleet_rooms",
     "tiktok_live_fleet_capacity",
     "tiktok_live_fleet_events_total",
+    "tiktok_live_fleet_commits_total",
     "tiktok_live_fleet_reconnects_total",
     "tiktok_live_fleet_sign_budget_waits_total",
     "tiktok_live_fleet_lease_renewals_failed_total",

@@ -118,3 +118,28 @@ async def test_the_api_key_never_reaches_redis(store: Store) -> None:
 def test_bad_prefixes_are_refused() -> None:
     with pytest.raises(ValueError):
         Store(object(), "a{b}")  # type: ignore[arg-type]
+
+
+async def test_releases_and_changes_to_the_rooms_wake_the_workers(store: Store) -> None:
+    pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(store.wake_channel)
+    try:
+
+        async def woken() -> bool:
+            for _ in range(20):  # bounded: the message is there at once, or never
+                if await pubsub.get_message(timeout=0.5) is not None:
+                    return True
+            return False
+
+        await store.add(["a"])
+        assert await woken()
+        lease = await store.acquire("a", "w1", 5)
+        assert lease is not None
+        assert await store.release(lease)
+        assert await woken()
+        assert not await store.release(lease)  # not ours any more: nothing released, nobody woken
+        await store.remove(["a"])
+        assert await woken()
+        assert await pubsub.get_message(timeout=0.2) is None
+    finally:
+        await pubsub.aclose()
