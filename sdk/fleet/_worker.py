@@ -81,7 +81,7 @@ class _Held:
 class Worker:
     """A fleet worker: ``await Worker(redis_url, ...).run()`` until :meth:`stop` (SIGTERM/SIGINT in the CLI).
 
-    ``capacity``: rooms held at most. ``lease``: seconds a lease lasts (renewed every third of it). ``name``:
+    ``capacity``: rooms held at most. ``lease``: seconds a lease lasts (renewed every quarter of it). ``name``:
     unique per worker (default host and pid). ``to``: where events go — a Redis stream URL on the fleet's Redis
     (``redis://…?stream=NAME``) commits them exactly once, atomically with the room's snapshot; any other sink URL
     (``nats://…``, a file) gets them at least once, with ``msg_id`` for deduplication. ``sign_limits``: the

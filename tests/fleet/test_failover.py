@@ -143,3 +143,18 @@ def _said(worker: WorkerProcess, text: str) -> Callable[[], Awaitable[bool]]:
         return text in worker.output()
 
     return condition
+
+
+@pytest.mark.fleet(speed=2.0)
+async def test_rooms_stop_while_redis_is_down_and_resume_from_what_was_committed(fleet: FleetHarness) -> None:
+    await fleet.add()
+    workers = [fleet.worker(f"w{number}") for number in range(2)]
+    await _spread(fleet, 2)
+    # A clean stop: redis-server writes its append-only file out, so everything it acknowledged survives.
+    fleet.redis.stop()
+    for worker in workers:  # every room stops before its lease could expire (Redis keeps the leases' deadlines)
+        await wait_for(_said(worker, "stopping it before it expires"), 10, f"{worker.name} to stop its rooms")
+    await fleet.redis.start()
+    await wait_for(fleet.complete, 60, "every message of every room in the stream")
+    check_fencing(await fleet.check_exactly_once())
+    assert all(worker.running for worker in workers)
