@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from tiktok_live._config import ClientConfig
 from tiktok_live._connection import ConnectEvent, ReconnectEvent
 from tiktok_live._http import redact
-from tiktok_live.client import TikTokLiveClient
+from tiktok_live._lookup import RoomLookup
+from tiktok_live.client import CHECK_BATCH, TikTokLiveClient
 from tiktok_live.errors import (
     FleetError,
     SignAPIKeyError,
@@ -59,6 +60,8 @@ RENEW_EVERY: Final = 0.25
 DEFAULT_POLL: Final = 30.0
 """Seconds between live checks of the offline rooms a worker holds."""
 _RETRY: Final = (1.0, 60.0)
+_PROBE: Final = "@tiktok"
+"""The handle of the client whose HTTP session, cookies and options the live checks use (never looked up)."""
 
 
 class LeaseLostError(FleetError):
@@ -452,14 +455,6 @@ class Worker:
         if client.session.ended:
             held.ended_room = client.room_id
 
-    async def _room_id(self, handle: str) -> int:
-        """The host's current room id (their live page, else the room API); UserOfflineError while offline."""
-        lookup = TikTokLiveClient(handle, config=self.config)
-        try:
-            return await lookup._lookup.resolve_room_id()
-        finally:
-            await lookup.disconnect()
-
     async def _commit(self, held: _Held, client: TikTokLiveClient, received: Received) -> None:
         """The frame's events and the session's new snapshot, atomically, while the lease holds."""
         if self._held.get(held.lease.handle) is not held:
@@ -513,25 +508,22 @@ class Worker:
 
     async def _check_offline(self) -> None:
         """Every ``poll_interval`` seconds: find the current room id of each offline host (its live page), then ask
-        TikTok about all of them in one batched live check; wake the hosts that are live."""
-        lookups: dict[str, TikTokLiveClient] = {}
+        TikTok about them in batched live checks (:data:`~tiktok_live.client.CHECK_BATCH` rooms a request); wake
+        the hosts that are live. One HTTP session for all of it."""
+        probe = TikTokLiveClient(_PROBE, config=self.config)
         limit = asyncio.Semaphore(8)
         try:
             while True:
                 await asyncio.sleep(self.poll_interval)
                 waiting = {handle: waiter for handle, waiter in self._offline.items() if not waiter.done()}
-                for handle in set(lookups) - set(waiting):
-                    await lookups.pop(handle).disconnect()
                 if not waiting:
                     continue
 
                 async def resolve(handle: str) -> tuple[str, int | None]:
-                    client = lookups.get(handle)
-                    if client is None:
-                        client = lookups[handle] = TikTokLiveClient(handle, config=self.config)
+                    lookup = RoomLookup(handle, probe.config, probe._http, probe._cookies)
                     async with limit:
                         try:
-                            return handle, await client._lookup.resolve_room_id()
+                            return handle, await lookup.resolve_room_id()
                         except TikTokLiveError:
                             return handle, None  # still offline (or the page failed: next time)
 
@@ -541,20 +533,28 @@ class Worker:
                     for handle, room_id in resolved.items()
                     if room_id and room_id != self._ended_rooms.get(handle)  # the LIVE that ended is no news
                 }
-                if not ids:
-                    continue
-                checker = lookups[next(iter(ids.values()))]
-                try:
-                    alive = await checker._lookup.check_alive(sorted(ids))
-                except TikTokLiveError as error:
-                    logger.info("batched live check of %d rooms failed: %s", len(ids), error)
-                    continue
-                for room_id, handle in ids.items():
-                    if alive.get(room_id, True) and not waiting[handle].done():
-                        waiting[handle].set_result(None)
+                rooms = sorted(ids)
+                for start in range(0, len(rooms), CHECK_BATCH):
+                    batch = rooms[start : start + CHECK_BATCH]
+                    try:
+                        alive = await probe._lookup.check_alive(batch)
+                    except TikTokLiveError as error:
+                        logger.info("batched live check of %d rooms failed: %s", len(batch), error)
+                        continue
+                    for room_id in batch:
+                        waiter = waiting[ids[room_id]]
+                        if alive.get(room_id, False) and not waiter.done():  # unmentioned: not live
+                            waiter.set_result(None)
         finally:
-            for client in lookups.values():
-                await client.disconnect()
+            await probe.disconnect()
+
+    async def _room_id(self, handle: str) -> int:
+        """The host's current room id (their live page, else the room API); UserOfflineError while offline."""
+        probe = TikTokLiveClient(handle, config=self.config)
+        try:
+            return await probe._lookup.resolve_room_id()
+        finally:
+            await probe.disconnect()
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()

@@ -162,6 +162,7 @@ def check_alive(sim: Simulator, request: web.Request) -> web.Response:
     ids = [part for part in request.query.get("room_ids", "").split(",") if part]
     if not ids or not all(part.isdigit() for part in ids):
         return web.json_response({"data": {"message": "Request params error"}, "status_code": 10011})
+    sim._record(sim.live_checks, tuple(int(part) for part in ids))
     hosts = [sim._host_of_room(int(part)) for part in ids]
     rooms = [
         {"alive": host is not None and not host.offline, "room_id": int(part), "room_id_str": part}

@@ -114,9 +114,10 @@ class Simulator:
     Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
     (length, pace, a drop fault, the qualities offered and which forms name them).
 
-    Records: ``requests`` (the path of every HTTP request), ``violations``, ``sign_requests``, ``rejections``,
-    ``acks``, ``heartbeats``, ``enter_room``, ``connections``, ``frames_sent``, ``ws_pings`` (and
-    ``sign_requests_waiting`` now); ``on_violation`` is called with each violation as it happens.
+    Records: ``requests`` (the path of every HTTP request), ``live_checks`` (the room ids of each live check),
+    ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``, ``connections``,
+    ``frames_sent``, ``ws_pings`` (and ``sign_requests_waiting`` now); ``on_violation`` is called with each
+    violation as it happens.
     :meth:`sign_counts` gives the sign requests per fixed window.
 
     Many hosts: ``Simulator(users=["a", "b", ...])`` serves every one of them on the one origin, each a
@@ -226,6 +227,8 @@ class Simulator:
 
         self.requests: list[str] = []
         """The path of every HTTP request received (pages, APIs, sign server, WebSocket upgrades), in order."""
+        self.live_checks: list[tuple[int, ...]] = []
+        """The room ids each ``/webcast/room/check_alive/`` request asked about (a batch: several)."""
         self.violations: list[str] = []
         """Every breach of a client duty, one line each, starting with ``violation:``."""
         self.sign_requests: list[SignRequest] = []
@@ -547,6 +550,7 @@ class Simulator:
         for records in (self.violations, self.sign_requests, self.rejections, self.acks, self.heartbeats):
             records.clear()
         self.requests.clear()
+        self.live_checks.clear()
         self.enter_room.clear()
         self.connections = self.frames_sent = self.ws_pings = 0
         self._sign_failures = 0

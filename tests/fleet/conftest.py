@@ -293,7 +293,9 @@ def check_fencing(entries: Sequence[Entry]) -> dict[str, list[tuple[str, int]]]:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``fleet`` marker: options of the ``fleet`` fixture's simulator."""
-    config.addinivalue_line("markers", "fleet(hosts=30, speed=3.0, **simulator_options): the fleet fixture's hosts")
+    config.addinivalue_line(
+        "markers", "fleet(hosts=30, speed=3.0, scenario='default', **simulator_options): the fleet fixture's hosts"
+    )
 
 
 @pytest.fixture
@@ -304,10 +306,11 @@ async def fleet(
     (``speed`` 3: about 7 s); options from the ``fleet`` marker. Workers are started by the test
     (``fleet.worker(name)``) and stopped at the end (SIGTERM, then SIGKILL)."""
     marker = request.node.get_closest_marker("fleet")
-    options: dict[str, object] = {"hosts": 30, "speed": 3.0, **(marker.kwargs if marker is not None else {})}
+    options: dict[str, object] = {"hosts": 30, "speed": 3.0, "scenario": "default"}
+    options.update(marker.kwargs if marker is not None else {})
     hosts = int(options.pop("hosts"))  # type: ignore[call-overload]  # marker kwargs
     users = [f"host{number:02d}" for number in range(hosts)]
-    async with Simulator(users=users, scenario="default", **options) as sim:  # type: ignore[arg-type]
+    async with Simulator(users=users, **options) as sim:  # type: ignore[arg-type]
         harness = FleetHarness(redis_server, sim, store, tmp_path)
         try:
             yield harness
