@@ -82,7 +82,8 @@ async def test_one_live_check_answers_for_every_host() -> None:
 
 async def test_scripts_records_and_violations_act_on_every_host() -> None:
     seen: list[str] = []
-    async with Simulator(users=["alice", "bob"], on_violation=seen.append, faults=Faults(first_connections=0)) as sim:
+    async with Simulator(users=["alice", "bob"], on_violation=seen.append, ack_grace=3.0) as sim:
+        assert [host.ack_grace for host in sim.hosts.values()] == [3.0, 3.0]  # the constructor's options: every host's
         sim.script(comment("viewer", "hi"), end())
         assert [len(host.steps) for host in sim.hosts.values()] == [2, 2]
         client = sim.hosts["bob"].client()
