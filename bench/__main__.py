@@ -24,6 +24,7 @@ from typing import Any
 
 from bench import decode
 from bench import fleet as fleet_rows
+from bench._server import Server, last_json
 from bench.corpus import ensure_corpus, format_mix
 from bench.report import fleet_rows_from, machine, markdown, merge_rows, rows_from, table
 
@@ -37,14 +38,6 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 def _log(text: str) -> None:
     sys.stderr.write(f"bench: {text}\n")
     sys.stderr.flush()
-
-
-def _last_json(stdout: str) -> dict[str, Any]:
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"no JSON in output: {stdout[-500:]!r}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
 
 
 def ensure_peer() -> tuple[Path | None, str]:
@@ -86,39 +79,9 @@ def run_peer(frames_path: Path, messages: int, repeats: int) -> dict[str, Any]:
     )
     if done.returncode != 0:
         return {"skipped": f"the peer failed: {done.stderr.strip()[-300:]}"}
-    result = _last_json(done.stdout)
+    result = last_json(done.stdout)
     result["stderr_lines"] = len(done.stderr.splitlines())  # TikTokLive logs parse failures at ERROR
     return result
-
-
-class Server:
-    """``python -m bench.serve`` in a subprocess: ``with Server(...) as (url, user): ...``; ``summary`` after."""
-
-    def __init__(self, frames_path: Path, mode: str, *extra: str) -> None:
-        self.command = [sys.executable, "-m", "bench.serve", str(frames_path), "--mode", mode, *extra]
-        self.summary: dict[str, Any] = {}
-
-    def __enter__(self) -> tuple[str, str]:
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
-            self.process.kill()
-            raise RuntimeError(f"the simulator did not start: {line}")
-        return line[1], line[2]
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.close()
-        try:
-            out = self.process.stdout.read()
-            self.process.wait(timeout=30)
-            self.summary = _last_json(out)
-        except (subprocess.TimeoutExpired, RuntimeError) as error:
-            self.process.kill()
-            self.summary = {"error": str(error)}
 
 
 def probe(url: str, user: str, mode: str, *extra: str, timeout: float = 600) -> dict[str, Any]:
@@ -126,7 +89,7 @@ def probe(url: str, user: str, mode: str, *extra: str, timeout: float = 600) -> 
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"probe {mode} failed: {done.stderr.strip()[-500:]}")
-    return _last_json(done.stdout)
+    return last_json(done.stdout)
 
 
 def run_e2e(frames_path: Path, repeat: int, ping_interval: float) -> dict[str, Any]:

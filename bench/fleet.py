@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bench._server import Server
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "bench"
 STREAM = "{bench}:events"
@@ -88,32 +90,16 @@ def redis_server(folder: Path) -> Iterator[int]:
         process.wait(10)
 
 
-class Simulator:
-    """``python -m bench.serve FRAMES --mode loop --rooms N --delay S`` in a subprocess."""
+class Simulator(Server):
+    """``python -m bench.serve FRAMES --mode loop --rooms N --delay S``: its ``url``, ``users`` and ``process``."""
 
     def __init__(self, frames: Path, rooms: int, delay: float) -> None:
-        command = [sys.executable, "-m", "bench.serve", str(frames), "--mode", "loop", "--rooms", str(rooms)]
-        self.command = [*command, "--delay", str(delay), "--ping-interval", "5"]
+        super().__init__(frames, "loop", "--rooms", str(rooms), "--delay", str(delay), "--ping-interval", "5")
 
-    def __enter__(self) -> Simulator:
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
-            self.process.kill()
-            raise RuntimeError(f"the simulator did not start: {line}")
-        self.url, self.users = line[1], line[2].split(",")
+    def __enter__(self) -> Simulator:  # type: ignore[override]  # the hosts as a list
+        self.url, users = super().__enter__()
+        self.users = users.split(",")
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 class Worker:
