@@ -244,20 +244,20 @@ def main() -> int:
         results["peer"] = run_peer(corpus.path, corpus.messages, args.peer_repeats)
 
     for key, label, run in (
-        ("e2e", "row 5 (end to end)", lambda: run_e2e(corpus.path, repeat=5, ping_interval=0.5)),
-        (
-            "fleet",
-            "rows 8a-8d (fleet)",
-            lambda: fleet_rows.run(
-                corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds
-            ),
-        ),
+        ("e2e", "row 5 (end to end)", lambda: run_e2e(corpus.path, repeat=5, ping_interval=1.0)),
         ("startup", "row 6 (import, first event)", lambda: run_startup(corpus.path, runs=9)),
         (
             "memory",
             "row 7 (memory)",
             lambda: run_memory(
                 corpus.path, [int(n) for n in args.rooms.split(",")], args.room_seconds, args.long_seconds
+            ),
+        ),
+        (
+            "fleet",
+            "rows 8a-8d (fleet)",
+            lambda: fleet_rows.run(
+                corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds
             ),
         ),
     ):

@@ -41,6 +41,7 @@ DEFAULT_MAX_IN_FLIGHT: Final = 1_000
 under a few hundred events a second stay well below it; a handler that never keeps up would otherwise pile up
 tasks without end (~9 KB each: 100,000 tasks took 880 MB)."""
 _REPORT_EVERY: Final = 1_000
+_NO_KWARGS: Final[dict[str, Any]] = {}
 
 
 class _BoundedEmitter(AsyncIOEventEmitter):
@@ -59,6 +60,8 @@ class _BoundedEmitter(AsyncIOEventEmitter):
             result = f(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - handler dispatch: a raising handler is reported, not fatal
             self.emit("error", error)
+            return
+        if result is None:  # a sync handler, done: the common case, checked first
             return
         if asyncio.iscoroutine(result):
             if len(self._waiting) >= self._owner.max_in_flight:
@@ -100,6 +103,9 @@ class Emitter:
         self._pyee = _BoundedEmitter(self)
         self._pyee.add_listener("error", self._on_handler_error)
         self._counts: dict[type[BaseEvent], int] = {}
+        # The handlers of each class, in pyee's order, refreshed on every change: emit() runs them without pyee's
+        # per-event lock, lookup and list copy (the dispatch of every message goes through here).
+        self._handlers: dict[type[BaseEvent], tuple[Callable[..., Any], ...]] = {}
         self.listened: frozenset[type[BaseEvent]] = frozenset()
         """Event classes that have at least one handler (recomputed on every change, read per message)."""
         self.on_change: Callable[[], None] | None = None
@@ -114,6 +120,7 @@ class Emitter:
         else:
             self._pyee.add_listener(event_type.__name__, handler)
         self._counts[event_type] = self._counts.get(event_type, 0) + 1
+        self._refresh(event_type)
         self._changed()
 
     def remove_listener(self, event_type: type[E], handler: Handler[E]) -> None:
@@ -128,11 +135,25 @@ class Emitter:
             self._counts[event_type] = remaining
         else:
             self._counts.pop(event_type, None)
+        self._refresh(event_type)
         self._changed()
 
+    def _refresh(self, event_type: type[BaseEvent]) -> None:
+        handlers = tuple(self._pyee.listeners(event_type.__name__))
+        if handlers:
+            self._handlers[event_type] = handlers
+        else:
+            self._handlers.pop(event_type, None)
+
     def emit(self, event: BaseEvent) -> None:
-        """Run every handler of ``event``'s class (async ones are scheduled)."""
-        self._pyee.emit(type(event).__name__, event)
+        """Run every handler of ``event``'s class, in the order they were added (async ones are scheduled; a
+        handler added or removed by one of them counts from the next event)."""
+        handlers = self._handlers.get(type(event))
+        if handlers:
+            run = self._pyee._emit_run
+            args = (event,)
+            for handler in handlers:
+                run(handler, args, _NO_KWARGS)
 
     async def drain(self) -> None:
         """Wait for running async handlers to finish."""

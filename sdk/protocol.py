@@ -36,8 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -60,9 +59,8 @@ _NO_EVENTS: Final[tuple[BaseEvent, ...]] = ()
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
-    """What one received WebSocket message produced.
+class Received(NamedTuple):
+    """What one received WebSocket message produced (a named tuple: immutable, and cheap to make per frame).
 
     ``events``: the decoded events in emission order (generated events, ``UnknownEvent`` s and derived events;
     only the classes the session wants; duplicates dropped). ``ack``: the bytes to send back at once, or None.
@@ -225,8 +223,10 @@ class Session:
         decode, emit = self._decode, self._emit
         emit_unknown = emit is None or UnknownEvent in emit
         registry_get = REGISTRY.get
+        derived_from = DERIVED
         events: list[BaseEvent] = []
-        duplicates = 0
+        append = events.append
+        duplicates = decoded = 0
         for message in messages:
             msg_id = message.msg_id
             if msg_id:
@@ -242,24 +242,25 @@ class Session:
             event_class = registry_get(method)
             if event_class is None:
                 if emit_unknown:
-                    events.append(UnknownEvent(method, message.payload, None, msg_id))
+                    append(UnknownEvent(method, message.payload, None, msg_id))
                 continue
             if decode is not None and event_class not in decode:
                 continue
-            self.decoded += 1
+            decoded += 1
             event = decode_event(event_class, method, message.payload, msg_id)
             if type(event) is UnknownEvent:  # the payload did not decode
                 if emit_unknown:
-                    events.append(event)
+                    append(event)
                 continue
             if emit is None or event_class in emit:
-                events.append(event)
-            if event_class in DERIVED:
+                append(event)
+            if event_class in derived_from:
                 for derived in derive(event):
                     if type(derived) is LiveEndEvent:
                         self.ended = True
                     if emit is None or type(derived) in emit:
-                        events.append(derived)
+                        append(derived)
+        self.decoded += decoded
         return tuple(events), duplicates
 
     # ── bytes out ───────────────────────────────────────────────────────────────────────────────────────────────
