@@ -208,6 +208,8 @@ class WorkerRecord:
     capacity: int
     rooms: int
     started: int
+    lease: float | None = None
+    """The worker's lease (seconds): a heartbeat older than that means the worker is gone."""
 
     def age(self, now_ms: int) -> float:
         """Seconds since the last heartbeat."""
@@ -221,6 +223,7 @@ class WorkerRecord:
             "capacity": self.capacity,
             "rooms": self.rooms,
             "started": self.started,
+            "lease": self.lease,
         }
 
 
@@ -431,10 +434,11 @@ class Store:
 
     # ── workers ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-    async def heartbeat(self, worker: str, capacity: int, rooms: int, started: int) -> int:
-        """Record that ``worker`` is alive; returns Redis's time in ms."""
+    async def heartbeat(self, worker: str, capacity: int, rooms: int, started: int, lease: float | None = None) -> int:
+        """Record that ``worker`` is alive (with its ``lease``, so anyone can tell when it is gone); returns Redis's
+        time in ms."""
         now = await self.now_ms()
-        record = {"heartbeat": now, "capacity": capacity, "rooms": rooms, "started": started}
+        record = {"heartbeat": now, "capacity": capacity, "rooms": rooms, "started": started, "lease": lease}
         await self.redis.hset(self.workers_key, worker, json.dumps(record))
         return now
 
@@ -455,6 +459,7 @@ class Store:
                     int(data.get("capacity", 0)),
                     int(data.get("rooms", 0)),
                     int(data.get("started", 0)),
+                    float(data["lease"]) if isinstance(data.get("lease"), int | float) else None,
                 )
             )
         return sorted(records, key=lambda record: record.name)

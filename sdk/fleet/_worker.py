@@ -248,7 +248,7 @@ class Worker:
         while True:
             started = self._clock()
             try:
-                await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms)
+                await store.heartbeat(self.name, self.capacity, len(self._held), self._started_ms, self.lease)
             except Exception as error:
                 if not _outage(error):
                     raise
@@ -277,7 +277,11 @@ class Worker:
         wanted = {room.handle for room in rooms}
         for handle in [handle for handle in self._held if handle not in wanted]:
             await self._drop(handle, release=True, state="removed")
-        live = [worker for worker in await store.workers() if worker.age(now) < self.lease or worker.name == self.name]
+        live = [
+            worker
+            for worker in await store.workers()
+            if worker.age(now) < (worker.lease or self.lease) or worker.name == self.name
+        ]
         spread = sum(1 for room in rooms if room.state != "failed")
         limit = fair_share(spread, [(worker.name, worker.capacity) for worker in live], self.name, self.capacity)
         extra = len(self._held) - limit

@@ -110,7 +110,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = actions.add_parser("status", help="rooms and workers")
     common(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    status.add_argument("--lease", type=_positive(float), default=15.0, help="the workers' lease (default 15)")
+    status.add_argument(
+        "--lease",
+        type=_positive(float),
+        default=15.0,
+        help="a worker's lease when its heartbeat does not say (default 15)",
+    )
     fleet.set_defaults(json=False, events=None, summary=False)  # no stream of its own: nothing to sum up
 
 

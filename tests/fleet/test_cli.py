@@ -110,7 +110,8 @@ async def test_an_unknown_handle_fails_alone_and_the_worker_serves_metrics(fleet
     assert f'tiktok_live_fleet_events_total{{worker="w0"}} {float(events)}' in text
     code, out, _ = await run_cli("fleet", "status", "--redis", fleet.redis_url, "--prefix", "test", "--json")
     status = json.loads(out)
-    assert [(w["name"], w["alive"], w["rooms"], w["capacity"]) for w in status["workers"]] == [("w0", True, 3, 10)]
+    workers = [(w["name"], w["alive"], w["rooms"], w["capacity"], w["lease"]) for w in status["workers"]]
+    assert workers == [("w0", True, 3, 10, 2.0)]
     failed = next(room for room in status["rooms"] if room["handle"] == "nosuchhost")
     assert failed["state"] == "failed" and "not found" in failed["error"]
     # Removing a room stops it on its worker within a round; adding the failed one again retries it.

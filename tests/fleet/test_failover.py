@@ -18,6 +18,7 @@ from tests.fleet.conftest import (
     check_fencing,
     wait_for,
 )
+from tiktok_live.fleet import Fleet
 
 ROUND = LEASE / 3
 CONNECT = 10.0
@@ -71,6 +72,9 @@ async def test_a_killed_worker_s_rooms_move_and_every_message_is_exported_once(f
     assert await victim.exit_code() == -signal.SIGKILL
     # Taken over within the lease, a round and a connect (a bounded wait: no timing assertion).
     await _moved(fleet, held, victim.name, LEASE + ROUND + CONNECT)
+    async with Fleet(fleet.redis_url, prefix="test") as admin:  # its own lease (2 s) says it is gone, not 15 s
+        status = await admin.status()
+    assert {worker.name: status.alive(worker) for worker in status.workers} == {"w0": False, "w1": True, "w2": True}
     await wait_for(fleet.complete, 60, "every message of every room in the stream")
     entries = await fleet.check_exactly_once()
     runs = check_fencing(entries)
