@@ -75,11 +75,12 @@ return 0
 _COMMIT: Final = """
 -- KEYS: lease, snapshot, room, seen[, stream]
 -- ARGV: holder value, snapshot JSON (without its duplicate window), maxlen (0: none), worker, token,
---       seen mode ('append' or 'replace'), dedupe size, n (ids that follow), the n ids, then the event lines.
+--       seen mode ('append' or 'replace'), dedupe size, events (the frame's count, for the room's status),
+--       n (ids that follow), the n ids, then the event lines (none when the events go to another sink).
 -- Each stream entry: event (the JSON line), holder and token (who committed it, under which lease).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[8])
-local first_line = 9 + n
+local n = tonumber(ARGV[9])
+local first_line = 10 + n
 if KEYS[5] then
   local maxlen = tonumber(ARGV[3])
   for i = first_line, #ARGV do
@@ -92,12 +93,12 @@ if KEYS[5] then
 end
 redis.call('SET', KEYS[2], ARGV[2])
 if ARGV[6] == 'replace' then redis.call('DEL', KEYS[4]) end
-for i = 9, 8 + n, 1000 do
-  redis.call('RPUSH', KEYS[4], unpack(ARGV, i, math.min(i + 999, 8 + n)))
+for i = 10, 9 + n, 1000 do
+  redis.call('RPUSH', KEYS[4], unpack(ARGV, i, math.min(i + 999, 9 + n)))
 end
 local size = tonumber(ARGV[7])
 if size > 0 then redis.call('LTRIM', KEYS[4], -size, -1) else redis.call('DEL', KEYS[4]) end
-if #ARGV >= first_line then redis.call('HINCRBY', KEYS[3], 'events', #ARGV - first_line + 1) end
+if tonumber(ARGV[8]) > 0 then redis.call('HINCRBY', KEYS[3], 'events', ARGV[8]) end
 return 1
 """
 _STATUS: Final = """
@@ -380,6 +381,7 @@ class Store:
         lines: Sequence[str] = (),
         *,
         seen_added: Sequence[int] | None = None,
+        events: int | None = None,
         stream: str | None = None,
         maxlen: int | None = None,
     ) -> bool:
@@ -389,7 +391,8 @@ class Store:
 
         The snapshot's duplicate window (``seen``) is kept apart: with ``seen_added``, only those ids are appended
         to the stored window (trimmed to the snapshot's ``dedupe_size``), so a frame's commit stays small however
-        large the window; without it, the stored window becomes the snapshot's."""
+        large the window; without it, the stored window becomes the snapshot's. ``events``: how many events the
+        frame had, for the room's status (default: the lines; give it when the events go to another sink)."""
         keys = [
             self.lease_key(lease.handle),
             self.snapshot_key(lease.handle),
@@ -414,6 +417,7 @@ class Store:
             lease.token,
             mode,
             size if isinstance(size, int) else 0,
+            len(lines) if events is None else events,
             len(ids),
             *ids,
             *lines,

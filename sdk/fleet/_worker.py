@@ -478,6 +478,7 @@ class Worker:
             client.session.snapshot(seen=not held.synced),
             lines,
             seen_added=added if held.synced else None,
+            events=len(records),
             stream=self._stream,
             maxlen=self._maxlen,
         )

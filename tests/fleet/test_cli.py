@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.export.conftest import ServerProcess, free_port
-from tests.fleet.conftest import FleetHarness, wait_for
+from tests.fleet.conftest import STREAM, FleetHarness, wait_for
 
 METRICS = (
     "tiktok_live_fleet_rooms_held",
@@ -123,3 +124,22 @@ async def test_an_unknown_handle_fails_alone_and_the_worker_serves_metrics(fleet
 
     await wait_for(dropped, 10, "the worker to stop the removed room")
     assert worker.running
+
+
+@pytest.mark.fleet(hosts=3, speed=20.0)
+async def test_another_sink_gets_every_event_at_least_once(fleet: FleetHarness, tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    await fleet.add()
+    fleet.worker("w0", "--to", str(out))
+
+    def exported() -> set[tuple[str, str, str]]:
+        lines = out.read_text().splitlines() if out.exists() else []
+        return {(event["room_id"], event["msg_id"], event["type"]) for event in map(json.loads, lines)}
+
+    async def complete() -> bool:
+        return exported() >= fleet.expected()
+
+    await wait_for(complete, 30, "every event in the file")
+    assert not await fleet.store.redis.exists(STREAM)  # not the fleet's stream: an ordinary sink
+    rooms = await fleet.rooms()
+    assert sum(room.events for room in rooms.values()) >= len(fleet.expected())
