@@ -1,11 +1,11 @@
 """Many hosts on one simulated origin: ``Simulator(users=[...])``.
 
 The origin keeps what TikTok shares between hosts: the sign server (its settings, its records, the count of
-requests per fixed window) and the batched live check. Every other request belongs to one host, found by the
-path's ``@user``, the ``uniqueId`` query or the room id (query, or video path), and is answered by that host's own
-:class:`~tiktok_live.testing.Simulator` (its room id, script, msg ids, tokens and records), so the handlers are
-the single-host ones. A request naming no host is answered by the origin, which is nobody's host: the answers
-TikTok gives for an unknown user or a stale room id.
+requests per fixed window), the batched live check and the gift list. Every other request belongs to one host,
+found by the path's ``@user``, the ``uniqueId`` query or the room id (query, or video path), and is answered by
+that host's own :class:`~tiktok_live.testing.Simulator` (its room id, script, msg ids, tokens and records), so the
+handlers are the single-host ones. A request naming no host is answered by the origin, which is nobody's host:
+the answers TikTok gives for an unknown user or a stale room id.
 """
 
 from __future__ import annotations
@@ -21,12 +21,22 @@ if TYPE_CHECKING:
     from tiktok_live.testing._scenario import Scenario
     from tiktok_live.testing._server import Simulator
 
-__all__ = ["HOST_HANDLERS", "SignWindows", "host_for", "make_hosts", "msg_id_base"]
+__all__ = [
+    "HOST_HANDLERS",
+    "HOST_OPTIONS",
+    "LIVES_PER_HOST",
+    "MAX_HOSTS",
+    "SignWindows",
+    "dispatcher",
+    "host_for",
+    "make_hosts",
+    "msg_id_base",
+]
 
 HOST_HANDLERS: Final = frozenset(
     {"_handle_page", "_handle_user_room", "_handle_room_info", "_handle_ws", "_handle_video"}
 )
-"""The request handlers a host answers (the others — sign server, live check — belong to the origin)."""
+"""The request handlers a host answers (the others — sign server, live check, gift list — are the origin's)."""
 HOST_OPTIONS: Final = (
     "title",
     "speed",
