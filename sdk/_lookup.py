@@ -8,18 +8,19 @@ defensively: whatever TikTok (or something pretending to be TikTok) answers beco
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Unpack
 from urllib.parse import quote
 
 import aiohttp
 
-from tiktok_live._config import ClientConfig
+from tiktok_live._config import ClientConfig, ClientOptions, normalize_unique_id
 from tiktok_live._http import (
     FetchError,
     browser_params,
@@ -45,6 +46,7 @@ from tiktok_live._info import (
     text,
     timestamp,
 )
+from tiktok_live._proxy import HttpSession
 from tiktok_live.errors import (
     AgeRestrictedError,
     RequestError,
@@ -54,7 +56,18 @@ from tiktok_live.errors import (
     UserOfflineError,
 )
 
-__all__ = ["MAX_ROOM_ID", "OFFLINE", "GiftInfo", "RoomInfo", "RoomLookup", "RoomOwner", "StreamURL"]
+__all__ = [
+    "CHECK_BATCH",
+    "MAX_ROOM_ID",
+    "OFFLINE",
+    "GiftInfo",
+    "RoomInfo",
+    "RoomLookup",
+    "RoomOwner",
+    "StreamURL",
+    "check_live",
+    "request_cookies",
+]
 
 logger = logging.getLogger("tiktok_live.lookup")
 
@@ -63,6 +76,8 @@ OFFLINE: Final = 4
 MAX_ROOM_ID: Final = 2**63 - 1
 """The largest room id there can be (TikTok's room ids are 64-bit signed integers); a larger one in an answer is no
 room id at all."""
+CHECK_BATCH: Final = 50
+"""Room ids per ``/webcast/room/check_alive/`` request in :func:`check_live`."""
 _SIGI_STATE = re.compile(r'<script id="SIGI_STATE" type="application/json">(.*?)</script>', re.DOTALL)
 _AGE_RESTRICTED_STATUS: Final = 4003110
 _MAX_RETRY_AFTER: Final = 86_400.0
@@ -366,3 +381,68 @@ class RoomLookup:
                 retryable=True,
             )
         return gifts
+
+
+def request_cookies(config: ClientConfig) -> dict[str, str]:
+    """The cookies TikTok's own requests carry: the data-center cookie, and the session id when one is given
+    (18+ rooms)."""
+    cookies = {"tt-target-idc": config.tt_target_idc}
+    if config.session_id:
+        sid = config.session_id
+        cookies.update(sessionid=sid, sessionid_ss=sid, sid_tt=sid)
+    return cookies
+
+
+async def check_live(
+    users: Iterable[str],
+    *,
+    config: ClientConfig | None = None,
+    session: aiohttp.ClientSession | None = None,
+    failures: dict[str, TikTokLiveError] | None = None,
+    concurrency: int = 4,
+    **options: Unpack[ClientOptions],
+) -> dict[str, bool]:
+    """Which of ``users`` (``"@a"``, ``"a"`` or a live URL, each) are live now: ``{"@a": True, "@b": False}``,
+    keyed by the strings as given. No sign server, no WebSocket.
+
+    Each host's room id comes from their live page (else the room API), ``concurrency`` at a time; then one
+    ``/webcast/room/check_alive/`` request asks about up to 50 rooms at once. A host who is offline has no room and
+    is False without a live check. A handle that does not resolve (an unknown user, an 18+ room without a session
+    id, a captcha page, a network failure) is False too, and its error goes into ``failures`` when you pass a dict
+    (else it is logged as a warning). An invalid handle raises ValueError before any request; a failing live
+    check raises RequestError (retry later). Options are the client's (``proxy=``, ``session_id=``, ...).
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    handles = {user: normalize_unique_id(user) for user in users}  # ValueError names the bad one
+    base = config if config is not None else ClientConfig()
+    config = base.replace(**options) if options else base
+    http = HttpSession(session, config.proxy, timeout=config.http_timeout)
+    cookies = request_cookies(config)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def room_of(unique_id: str) -> int | None:
+        async with limit:
+            try:
+                return await RoomLookup(unique_id, config, http, cookies).resolve_room_id()
+            except UserOfflineError:
+                return None
+            except TikTokLiveError as error:
+                if failures is None:
+                    logger.warning("check_live: @%s could not be checked: %s", unique_id, error)
+                for user, handle in handles.items():
+                    if handle == unique_id and failures is not None:
+                        failures[user] = error
+                return None
+
+    unique = list(dict.fromkeys(handles.values()))
+    try:
+        rooms = dict(zip(unique, await asyncio.gather(*(room_of(handle) for handle in unique)), strict=True))
+        ids = [room_id for room_id in dict.fromkeys(rooms.values()) if room_id is not None]
+        alive: dict[int, bool] = {}
+        checker = RoomLookup(unique[0] if unique else "check_live", config, http, cookies)
+        for start in range(0, len(ids), CHECK_BATCH):
+            alive.update(await checker.check_alive(ids[start : start + CHECK_BATCH]))
+    finally:
+        await http.close()
+    return {user: (room := rooms[handle]) is not None and alive.get(room) is True for user, handle in handles.items()}

@@ -11,6 +11,8 @@ errors and reprs.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -22,6 +24,7 @@ __all__ = [
     "HTTP_SCHEMES",
     "SOCKS_EXTRA",
     "SOCKS_SCHEMES",
+    "HttpSession",
     "check_session",
     "is_socks",
     "new_session",
@@ -116,3 +119,44 @@ def check_session(session: aiohttp.ClientSession, proxy: str | None) -> None:
             "(the client makes one that uses the proxy), or build your session with "
             "aiohttp_socks.ProxyConnector.from_url(...) yourself"
         )
+
+
+class HttpSession:
+    """A client's aiohttp session: the one given (checked against ``proxy``, never closed here), else one made on
+    first use through ``proxy`` and closed once neither a connection nor a lookup needs it. Calling the object
+    returns the session (making it if needed): the lookup, the sign client and the connection all share one."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, proxy: str | None, *, timeout: float) -> None:
+        if session is not None:
+            check_session(session, proxy)
+        self.session = session
+        """The session now: the given one, the one we made, or None (none made yet, or closed again)."""
+        self.owned = session is None
+        """Whether we make (and close) the session ourselves."""
+        self.active = False
+        """True from a connect's start to its disconnect: the session is then the connection's, not a lookup's."""
+        self._proxy = proxy
+        self._timeout = timeout
+        self._lookups = 0
+
+    def __call__(self) -> aiohttp.ClientSession:
+        if self.session is None:
+            self.session = new_session(self._proxy, timeout=self._timeout)
+        return self.session
+
+    @contextlib.asynccontextmanager
+    async def lookup(self) -> AsyncIterator[None]:
+        """Around a lookup: a session we make for it is closed after it unless a connection uses it."""
+        self._lookups += 1
+        try:
+            yield
+        finally:
+            self._lookups -= 1
+            if not self._lookups and not self.active:
+                await self.close()
+
+    async def close(self) -> None:
+        """Close the session if we made it (the next use makes a new one); a given session stays open."""
+        if self.owned and self.session is not None:
+            session, self.session = self.session, None
+            await session.close()

@@ -9,6 +9,7 @@ and the room's recent messages — and the cookies for the WebSocket in ``X-Set-
 Pacing: a :class:`SignGate` is awaited before every sign request. :class:`SignLimiter` is the one a pool shares:
 fixed-window budgets (:class:`WindowBudget`) as a sign server counts them, or token buckets, plus pauses on 429.
 A sign server may publish its per-key limits at ``GET /webcast/rate_limits`` (:func:`read_rate_limits`).
+:class:`SignLimiters` holds a pool's limiters, one per sign server and key, and gives each client its gate.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tiktok_live._config import ClientConfig, ReconnectPolicy
 from tiktok_live._generated.pb import webcast_pb2
 from tiktok_live._http import FetchError, get, host_of, json_object, message_of, number, safe_error
 from tiktok_live._protocol import decode_fetch_result
+from tiktok_live._proxy import request_proxy
 from tiktok_live.errors import (
     FrameDecodeError,
     SignAPIError,
@@ -46,6 +48,7 @@ __all__ = [
     "SignClient",
     "SignGate",
     "SignLimiter",
+    "SignLimiters",
     "TokenBucket",
     "WindowBudget",
     "read_rate_limits",
@@ -501,3 +504,88 @@ async def read_rate_limits(
     if limiter is None:
         logger.info("%s publishes no usable limits: signing unthrottled", host_of(url))
     return limiter
+
+
+class SignLimiters:
+    """A pool's sign limiters: one per sign server and API key, shared by every room that signs there (initial
+    connects and the clients' own reconnects alike), each made on first use: ``SignLimiter.fixed(rate, burst)``
+    when ``rate`` is given, else the limits the server publishes at ``/webcast/rate_limits`` (read once, through
+    the asking client's proxy with the session ``http(proxy)`` gives), else none (unthrottled)."""
+
+    def __init__(
+        self,
+        http: Callable[[str | None], aiohttp.ClientSession],
+        *,
+        rate: float | None,
+        burst: int | None,
+        max_body: int,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._rate = rate
+        self._burst = burst
+        self._max_body = max_body
+        self._clock = clock
+        self._sleep = sleep
+        self._limiters: dict[tuple[str, str | None], SignLimiter] = {}
+        self._locks: dict[tuple[str, str | None], asyncio.Lock] = {}
+
+    def gate(self, config: ClientConfig) -> SignGate:
+        """The gate of a client with ``config``: its sign server's and key's limiter, found on its first sign."""
+        return _LimiterGate(self, config)
+
+    async def get(self, sign_url: str, api_key: str | None, proxy: str | None = None) -> SignLimiter:
+        """The limiter for one sign server and key, made on first use (reading its published limits once, through
+        ``proxy``: the asking client's)."""
+        key = (sign_url, api_key)
+        limiter = self._limiters.get(key)
+        if limiter is not None:
+            return limiter
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                if self._rate is not None:
+                    limiter = SignLimiter.fixed(self._rate, self._burst, clock=self._clock, sleep=self._sleep)
+                else:
+                    published = await read_rate_limits(
+                        self._http(proxy),
+                        sign_url,
+                        api_key,
+                        proxy=request_proxy(proxy),
+                        max_body=self._max_body,
+                        clock=self._clock,
+                        sleep=self._sleep,
+                    )
+                    limiter = published or SignLimiter(clock=self._clock, sleep=self._sleep)
+                self._limiters[key] = limiter
+                logger.info("sign limits for %s: %r", _limiter_name(*key), limiter)
+        return limiter
+
+    def by_name(self) -> dict[str, SignLimiter]:
+        """The limiters made so far, by sign server origin (``origin`` or ``origin (key …1234)``)."""
+        return {_limiter_name(url, key): limiter for (url, key), limiter in self._limiters.items()}
+
+
+class _LimiterGate:
+    """The :class:`SignGate` of one pooled client: the pool's limiter for its sign server and key, found on first
+    use (that may read the server's ``/webcast/rate_limits``)."""
+
+    def __init__(self, limiters: SignLimiters, config: ClientConfig) -> None:
+        self._limiters = limiters
+        self._config = config
+        self._limiter: SignLimiter | None = None
+
+    async def acquire(self) -> None:
+        if self._limiter is None:
+            config = self._config
+            self._limiter = await self._limiters.get(config.sign_url or "", config.sign_api_key, config.proxy)
+        await self._limiter.acquire()
+
+    def pause(self, seconds: float) -> None:
+        if self._limiter is not None:
+            self._limiter.pause(seconds)
+
+
+def _limiter_name(sign_url: str, api_key: str | None) -> str:
+    return f"{sign_url} (key …{api_key[-4:]})" if api_key else sign_url

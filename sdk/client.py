@@ -6,24 +6,22 @@ then read push frames: ack those that need it, decode only what someone listens 
 events, send heartbeats, and reconnect (signing again) when the socket drops or goes silent.
 
 This module is the façade: listeners, streams, lifecycle and replay. The parts live beside it: the protocol
-(:mod:`tiktok_live.protocol`), the room lookup, the sign client and the WebSocket connection.
+(:mod:`tiktok_live.protocol`), the fan-out to handlers and streams, the runs (connect, follow, replay), the room
+lookup, the sign client and the WebSocket connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
 from tiktok_live._base import BaseEvent
-from tiktok_live._buffer import DropOldestBuffer
 from tiktok_live._config import (
     DEFAULT_SIGN_URL,
     DEFAULT_USER_AGENT,
@@ -34,17 +32,17 @@ from tiktok_live._config import (
     ReconnectPolicy,
     normalize_unique_id,
 )
-from tiktok_live._connection import ConnectEvent, DisconnectEvent, WebsocketResponseEvent
+from tiktok_live._dispatch import Dispatcher, EventStream
 from tiktok_live._emitter import E, Emitter, Handler
 from tiktok_live._info import GiftInfo, RoomOwner, StreamURL
-from tiktok_live._live import check_interval, poll_until_live
-from tiktok_live._lookup import MAX_ROOM_ID, RoomInfo, RoomLookup
-from tiktok_live._proxy import check_session, new_session
-from tiktok_live._sign import SignClient, SignGate
-from tiktok_live._websocket import Connection
-from tiktok_live.errors import EventLoopRunningError, RequestError, TikTokLiveError, UserOfflineError
-from tiktok_live.protocol import Received, Session
-from tiktok_live.recording import Recorder, SignRecord, read_recording
+from tiktok_live._live import check_interval
+from tiktok_live._lookup import MAX_ROOM_ID, RoomInfo, check_live
+from tiktok_live._proxy import HttpSession
+from tiktok_live._runner import Runner
+from tiktok_live._sign import SignGate
+from tiktok_live.errors import EventLoopRunningError
+from tiktok_live.protocol import Session
+from tiktok_live.recording import Recorder, read_recording
 
 if TYPE_CHECKING:
     from tiktok_live.video import VideoProgress, VideoRecording
@@ -68,28 +66,10 @@ __all__ = [
     "normalize_unique_id",
 ]
 
-logger = logging.getLogger(__name__)
-
 E1 = TypeVar("E1", bound=BaseEvent)
 E2 = TypeVar("E2", bound=BaseEvent)
 E3 = TypeVar("E3", bound=BaseEvent)
 _SHUTDOWN_GRACE: Final = 0.1
-CHECK_BATCH: Final = 50
-"""Room ids per ``/webcast/room/check_alive/`` request in :func:`check_live`."""
-
-
-class EventStream(DropOldestBuffer[E]):
-    """An async iterator over some event classes, fed by the client through a bounded buffer.
-
-    The reader never waits for a slow consumer: when the buffer is full the oldest event is dropped and counted
-    in ``dropped`` (with a warning). Iteration ends when the client disconnects (after the buffered events).
-    """
-
-    _label = "event stream"
-
-    def __init__(self, types: tuple[type[E], ...], maxsize: int, on_close: Callable[[EventStream[E]], None]) -> None:
-        super().__init__(maxsize, on_close)
-        self.types = types
 
 
 class TikTokLiveClient:
@@ -130,53 +110,39 @@ class TikTokLiveClient:
         base = config if config is not None else ClientConfig()
         self.config: ClientConfig = base.replace(**options) if options else base
         """The connection options in effect (frozen)."""
-        self._room_id = room_id
-        self._room_id_given = room_id is not None
-        if session is not None:
-            check_session(session, self.config.proxy)
-        self._session = session
-        self._owns_session = session is None
-        self._recorder = recorder
+        self._http = HttpSession(session, self.config.proxy, timeout=self.config.http_timeout)
         self._emitter = Emitter(self.config.max_handlers_in_flight, strict=self.config.strict)
-        self._emitter.on_change = self._recompute
-        self._streams: list[EventStream[BaseEvent]] = []
-        self._stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
-        self._targets: frozenset[type[BaseEvent]] = frozenset()
-        self._decode_everything = False  # a fleet worker exports every message, listened to or not
-        self._cookies = _request_cookies(self.config)
-        self._lookup = RoomLookup(self.unique_id, self.config, self._http, self._cookies)
-        self._signer = SignClient(self.config, self._http, gate=sign_gate)
-        self._connection = Connection(
-            unique_id=self.unique_id,
-            config=self.config,
-            http=self._http,
-            lookup=self._lookup,
-            signer=self._signer,
-            cookies=self._cookies,
-            deliver=self._deliver,
-            emit=self._emit,
+        self._dispatch = Dispatcher(self._emitter, lambda: self._connection.session)
+        self._deliver = self._dispatch.deliver  # the fan-out of one frame (the benchmark calls it)
+        self._runner = Runner(
+            self.unique_id,
+            room_id,
+            self.config,
+            self._http,
+            dispatch=self._dispatch,
+            emitter=self._emitter,
+            sign_gate=sign_gate,
             recorder=recorder,
         )
-        self._reader: asyncio.Task[None] | None = None
-        self._opening: asyncio.Task[None] | None = None
-        self._closing = False
-        self._active = False  # from start() to disconnect(): the session is the connection's, not a lookup's
-        self._lookups = 0
+        self._cookies = self._runner.cookies
+        self._lookup = self._runner.lookup
+        self._signer = self._runner.signer
+        self._connection = self._runner.connection
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._stop_tasks: set[asyncio.Task[None]] = set()
-        self._ended_room: int | None = None
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._decoded_before = 0
-        self.room_info: RoomInfo | None = None
-        """Room information fetched while connecting or by :meth:`fetch_room_info` (None until then)."""
 
     # ── public API ────────────────────────────────────────────────────────────────────────────────────────────
 
     @property
     def room_id(self) -> int | None:
         """The room id: given, or resolved while connecting."""
-        return self._room_id
+        return self._runner.room_id
+
+    @property
+    def room_info(self) -> RoomInfo | None:
+        """Room information fetched while connecting or by :meth:`fetch_room_info` (None until then)."""
+        return self._runner.room_info
 
     @property
     def connected(self) -> bool:
@@ -202,7 +168,16 @@ class TikTokLiveClient:
     @property
     def decoded_messages(self) -> int:
         """How many message payloads this client decoded (lazy dispatch skips unsubscribed ones)."""
-        return self._decoded_before + self._connection.session.decoded
+        return self._runner.decoded
+
+    @property
+    def _decode_everything(self) -> bool:
+        """Decode every message, listened to or not (a fleet worker exports them all)."""
+        return self._dispatch.decode_everything
+
+    @_decode_everything.setter
+    def _decode_everything(self, value: bool) -> None:
+        self._dispatch.decode_everything = value
 
     def on(self, event_type: type[E]) -> Callable[[Handler[E]], Handler[E]]:
         """Decorator: call the decorated sync or async function for every ``event_type`` event."""
@@ -239,12 +214,7 @@ class TikTokLiveClient:
 
         >>> async for event in client.stream(CommentEvent, GiftEvent): ...
         """
-        if not event_types:
-            raise ValueError("stream() needs at least one event class")
-        stream: EventStream[BaseEvent] = EventStream(event_types, maxsize, self._close_stream)
-        self._streams.append(stream)
-        self._recompute()
-        return stream
+        return self._dispatch.stream(event_types, maxsize)
 
     async def start(self, *, wait_live: bool | None = None, resume: Session | None = None) -> asyncio.Task[None]:
         """Connect (room id, checks, room info, sign, WebSocket, enter room) and return the running reader task.
@@ -257,45 +227,18 @@ class TikTokLiveClient:
         ``resume``: a session restored from a snapshot (:meth:`Session.restore`) of this host's room: the client
         reconnects to that room from its cursor, and drops the messages it had already seen.
         """
-        if (self._reader is not None and not self._reader.done()) or (
-            self._opening is not None and not self._opening.done()
-        ):
+        if self._runner.busy:
             raise RuntimeError("this client is already connected; call disconnect() first")
-        self._closing = False
         self._stop_requested = False  # a start is a new run: an earlier stop() is spent
-        self._active = True
         self._loop = asyncio.get_running_loop()
-        self._ended_room = None
-        follow = self.config.follow
-        waiting = follow or (self.config.wait_live if wait_live is None else wait_live)
-        opening = asyncio.create_task(
-            self._open(wait_live=waiting, resume=resume), name=f"tiktok-live connect @{self.unique_id}"
-        )
-        self._opening = opening
-        try:
-            await opening  # cancelling start() cancels the connect too
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not (opening.cancelled() and self._closing and (current is None or not current.cancelling())):
-                raise
-            # disconnect() or stop() from elsewhere while connecting or waiting: nothing to read.
-            self._reader = asyncio.create_task(_nothing(), name=f"tiktok-live reader @{self.unique_id}")
-            return self._reader
-        except BaseException:
-            self._active = False
-            raise
-        finally:
-            self._opening = None
-        reader = self._follow() if follow else self._run()
-        self._reader = asyncio.create_task(reader, name=f"tiktok-live reader @{self.unique_id}")
-        return self._reader
+        waiting = self.config.follow or (self.config.wait_live if wait_live is None else wait_live)
+        return await self._runner.start(wait_live=waiting, resume=resume)
 
     async def connect(self, *, wait_live: bool | None = None, resume: Session | None = None) -> None:
         """Connect and return when the stream ends (or ``disconnect()`` / ``stop()`` is called); raises like
         :meth:`start`. ``wait_live=True`` (None: ``config.wait_live``): wait for the host to go live instead of
-        raising UserOfflineError. With
-        ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that waiting cannot fix. ``resume``:
-        as for :meth:`start`.
+        raising UserOfflineError. With ``follow``, it returns only on ``disconnect()``, ``stop()`` or an error that
+        waiting cannot fix. ``resume``: as for :meth:`start`.
 
         With ``strict`` (a test's client), the first exception a handler raised is raised here once the stream is
         over (the stream is not cut short by it)."""
@@ -309,7 +252,7 @@ class TikTokLiveClient:
                 await task
             except asyncio.CancelledError:
                 current = asyncio.current_task()
-                if not (self._closing and task.cancelled() and (current is None or not current.cancelling())):
+                if not (self._runner.closing and task.cancelled() and (current is None or not current.cancelling())):
                     raise
                 # disconnect() from elsewhere (a handler, another task) ended the stream: a normal return
             finally:
@@ -358,7 +301,7 @@ class TikTokLiveClient:
 
     def _stop_now(self) -> None:
         """On the client's loop: disconnect when something runs (else the stop waits for the next run)."""
-        if not self._active:
+        if not self._http.active:
             return
         task = asyncio.get_running_loop().create_task(self.disconnect(), name=f"tiktok-live stop @{self.unique_id}")
         self._stop_tasks.add(task)
@@ -370,15 +313,7 @@ class TikTokLiveClient:
 
         Handlers already running go on as their own tasks (``connect()`` waits for them when the stream ends by
         itself); ``disconnect()`` does not wait for them, since a handler may be the one calling it."""
-        self._closing = True
-        current = asyncio.current_task()
-        for task in (self._opening, self._reader):
-            if task is not None and not task.done() and task is not current:
-                task.cancel()
-                await asyncio.wait({task})
-        await self._release()
-        self._close_streams()
-        self._active = False
+        await self._runner.disconnect()
 
     # ── lookups: no sign server, no WebSocket ─────────────────────────────────────────────────────────────────
 
@@ -389,30 +324,19 @@ class TikTokLiveClient:
         Raises UserOfflineError when the host is not live (no room to describe), UserNotFoundError,
         AgeRestrictedError (pass a logged-in ``session_id``), RoomIdNotFoundError or RequestError.
         """
-        async with self._lookup_scope():
-            room_id = self._known_room_id() or await self._lookup.resolve_room_id()
-            info = await self._lookup.room_info(room_id)
-        self.room_info = info
-        return info
+        return await self._runner.fetch_room_info()
 
     async def is_live(self) -> bool:
         """Whether the host is live now: their room id (given, or from the live page / room API), then TikTok's
         live check for it. One or two HTTP requests; no sign server. Raises UserNotFoundError for an unknown
         @handle, RequestError when TikTok cannot be asked."""
-        async with self._lookup_scope():
-            return await self._live_room_id() is not None
+        async with self._http.lookup():
+            return await self._runner.live_room_id() is not None
 
     async def fetch_gifts(self) -> list[GiftInfo]:
         """The gift catalogue (``/webcast/gift/list/``): the room's while the host is live, else the region's.
         Never part of connecting, so a failing catalogue cannot stop a connection. Raises RequestError."""
-        async with self._lookup_scope():
-            room_id = self._known_room_id()
-            if room_id is None:
-                try:
-                    room_id = await self._lookup.resolve_room_id()
-                except UserOfflineError:
-                    room_id = None
-            return await self._lookup.gifts(room_id)
+        return await self._runner.gifts()
 
     async def wait_until_live(self, poll_interval: float = 30.0) -> None:
         """Return as soon as the host is live, checking every ``poll_interval`` seconds (the live page or room API,
@@ -424,8 +348,8 @@ class TikTokLiveClient:
         TikTok may block clients that check very often: 30 s or more is polite.
         """
         interval = check_interval(poll_interval)
-        async with self._lookup_scope():
-            await self._wait_live(interval)
+        async with self._http.lookup():
+            await self._runner.wait_live(interval)
 
     async def replay(self, path: str | Path, *, speed: float | None = 1.0) -> None:
         """Feed a recording (see :mod:`tiktok_live.recording`) through the same protocol session and dispatch as
@@ -437,34 +361,7 @@ class TikTokLiveClient:
         """
         if speed is not None and not speed > 0:
             raise ValueError("speed must be a positive number (or None for as fast as possible)")
-        recording = read_recording(path)
-        self._closing = False
-        self._room_id = recording.room_id or self._room_id
-        self._new_room(self._room_id or 0)
-        session = self._connection.session
-        started = time.monotonic()
-        connected = False
-        try:
-            for record in recording.records:
-                if session.ended or self._closing:
-                    break
-                if speed is not None:
-                    delay = record.t / 1000 / speed - (time.monotonic() - started)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                if isinstance(record, SignRecord):
-                    self._emit(ConnectEvent(self.unique_id, record.room_id))
-                    connected = True
-                    received = session.receive_fetch_result(record.body)
-                    if self.config.process_initial_messages:
-                        self._deliver(b"", received)
-                elif record.direction == "in":
-                    self._deliver(record.data, session.receive(record.data))
-        finally:
-            self._close_streams()
-            if connected:
-                self._emit(DisconnectEvent(None, "stream ended" if session.ended else "end of recording"))
-            await self._emitter.drain()
+        await self._runner.replay(read_recording(path), speed)
         self._emitter.raise_if_failed()  # strict (tests): a handler's exception fails the caller
 
     async def record_video(
@@ -494,282 +391,14 @@ class TikTokLiveClient:
         called with a :class:`VideoProgress` as data arrives. Raises UserOfflineError, AgeRestrictedError,
         VideoError (its ``recording`` holds what was saved), RequestError, ValueError for bad arguments.
         """
-        from tiktok_live.video import record_video
-
-        return await record_video(
-            unique_id=self.unique_id,
-            config=self.config,
-            cookies=dict(self._cookies),
-            session=None if self._owns_session else self._session,
-            # A room id found by an earlier connect may belong to a LIVE that is over: look it up again then.
-            room_id=self._room_id if self._room_id_given or self.connected else None,
-            path=path,
-            quality=quality,
-            duration=duration,
-            remux=remux,
-            overwrite=overwrite,
-            on_progress=on_progress,
-        )
+        return await self._runner.record_video(path, quality, duration, remux, overwrite, on_progress)
 
     async def __aenter__(self) -> Self:
-        _ = await self.start()  # the reader task stays referenced as self._reader
+        _ = await self.start()  # the reader task stays referenced by the runner
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.disconnect()
 
     def __repr__(self) -> str:
-        return f"<TikTokLiveClient @{self.unique_id} room_id={self._room_id} connected={self.connected}>"
-
-    # ── dispatch ──────────────────────────────────────────────────────────────────────────────────────────────
-
-    def _recompute(self) -> None:
-        """Precompute what to decode and whom to feed; runs when listeners or streams change, not per message."""
-        stream_types: dict[type[BaseEvent], list[EventStream[BaseEvent]]] = {}
-        for stream in self._streams:
-            for event_type in stream.types:
-                stream_types.setdefault(event_type, []).append(stream)
-        self._stream_types = stream_types
-        self._targets = self._emitter.listened | frozenset(stream_types)
-        self._connection.session.wanted = None if self._decode_everything else self._targets
-
-    def _new_room(self, room_id: int, session: Session | None = None) -> None:
-        """A new protocol session for ``room_id`` (or the given one): cursor, duplicate window and reconnect budget
-        start over."""
-        self._decoded_before += self._connection.session.decoded
-        self._connection.reset(room_id, session)
-        self._connection.session.wanted = None if self._decode_everything else self._targets
-
-    def _close_streams(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
-
-    def _close_stream(self, stream: EventStream[BaseEvent]) -> None:
-        with contextlib.suppress(ValueError):
-            self._streams.remove(stream)
-        self._recompute()
-
-    def _emit(self, event: BaseEvent) -> None:
-        event_type = type(event)
-        if event_type not in self._targets:
-            return
-        self._emitter.emit(event)
-        for stream in self._stream_types.get(event_type, ()):
-            stream.put(event)
-
-    def _deliver(self, data: bytes, received: Received) -> None:
-        """Fan out what the session made of one frame (``data``: the raw message, empty for a sign bundle)."""
-        if data and WebsocketResponseEvent in self._targets:
-            self._emit(WebsocketResponseEvent(data))
-        if received.error is not None:
-            logger.warning("skipped a bad frame (%d bytes): %s", len(data), received.error)
-            self._emitter.report(received.error)
-            return
-        for event in received.events:
-            self._emit(event)
-
-    # ── lifecycle internals ───────────────────────────────────────────────────────────────────────────────────
-
-    def _known_room_id(self) -> int | None:
-        """The room id to ask about without resolving: given, or the one being read now."""
-        running = self._reader is not None and not self._reader.done()
-        return self._room_id if self._room_id_given or running else None
-
-    async def _live_room_id(self) -> int | None:
-        """The host's live room id, or None while they are offline (a given room that ended: their next one)."""
-        known = self._known_room_id()
-        if known is not None and known != self._ended_room:
-            room_id = await self._lookup.live_room_id(known)
-            if room_id is not None:
-                return room_id
-        room_id = await self._lookup.live_room_id()
-        return None if room_id == self._ended_room else room_id  # TikTok may still show an ended LIVE as live
-
-    async def _wait_live(self, poll_interval: float) -> int:
-        return await poll_until_live(self._live_room_id, poll_interval, label=f"@{self.unique_id}", sleep=self._sleep)
-
-    @contextlib.asynccontextmanager
-    async def _lookup_scope(self) -> AsyncIterator[None]:
-        """Around a lookup: an HTTP session we create for it is closed after it unless a connection uses it."""
-        self._lookups += 1
-        try:
-            yield
-        finally:
-            self._lookups -= 1
-            if not self._lookups and not self._active and self._owns_session and self._session is not None:
-                session, self._session = self._session, None
-                await session.close()
-
-    async def _open(self, *, wait_live: bool, keep_streams: bool = False, resume: Session | None = None) -> None:
-        """Find the live room (waiting for one with ``wait_live``), fetch its info, sign and open the socket;
-        ``resume``: continue that session's room from its cursor.
-
-        On failure everything is released and, unless ``keep_streams``, the streams end."""
-        try:
-            room_id = self._room_id if self._room_id_given and self._room_id != self._ended_room else None
-            if resume is not None and resume.room_id:
-                room_id = resume.room_id
-            while True:
-                try:
-                    if room_id is None:
-                        room_id = await self._lookup.resolve_room_id()
-                    if room_id == self._ended_room:  # TikTok may still show the LIVE that just ended
-                        raise UserOfflineError(self.unique_id)
-                    self._room_id = room_id
-                    self._new_room(room_id, resume if resume is not None and resume.room_id == room_id else None)
-                    await self._lookup.ensure_live(room_id)
-                    break
-                except UserOfflineError:
-                    if not wait_live:
-                        raise
-                    logger.info("@%s is offline: waiting for the next LIVE", self.unique_id)
-                    room_id = await self._wait_live(self.config.live_poll_interval)
-            if self.config.fetch_room_info:
-                try:
-                    self.room_info = await self._lookup.room_info(room_id)
-                except RequestError as error:
-                    logger.warning("room info failed (%s); going on without it", error)
-            await self._connection.open(await self._signer.sign_with_retry(room_id, self.reconnect_policy))
-        except BaseException:
-            await self._release()
-            if not keep_streams:
-                self._close_streams()
-            raise
-
-    async def _follow(self) -> None:
-        """The reader task of follow mode: read a LIVE, then wait for the host's next one and connect again.
-
-        Errors that waiting may fix (the LIVE ended, the sign server limited us, the network) lead to the next
-        wait; the others (a rejected key, an unknown user) end it. Streams stay open from LIVE to LIVE."""
-        try:
-            while not self._closing:  # also a guard should a cancel ever get lost on its way
-                try:
-                    await self._run(close_streams=False)
-                except TikTokLiveError as error:
-                    if not error.retryable:
-                        raise
-                    logger.warning("@%s: the stream failed (%s); waiting for the next LIVE", self.unique_id, error)
-                if self._connection.session.ended:
-                    self._ended_room = self._room_id
-                while not self._closing:
-                    try:
-                        await self._open(wait_live=True, keep_streams=True)
-                        break
-                    except TikTokLiveError as error:
-                        if not error.retryable:
-                            raise
-                        delay = self.config.live_poll_interval
-                        logger.warning("@%s: connect failed (%s); trying again in %g s", self.unique_id, error, delay)
-                        await self._sleep(delay)
-        finally:
-            self._close_streams()
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = new_session(self.config.proxy, timeout=self.config.http_timeout)
-        return self._session
-
-    async def _run(self, *, close_streams: bool = True) -> None:
-        """The reader task: run the connection until the stream ends; emit DisconnectEvent last."""
-        error: BaseException | None = None
-        cancelled = False
-        try:
-            await self._connection.run()
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        except Exception as failure:
-            error = failure
-            logger.error("the stream failed: %s", failure)
-            self._emitter.report(failure)
-            raise
-        finally:
-            try:
-                await self._connection.close()
-            except asyncio.CancelledError:  # disconnect() while closing (stop() from a LiveEndEvent handler, say)
-                cancelled = True
-                raise
-            finally:  # DisconnectEvent comes last whatever happens, a cancel while closing included
-                if close_streams:
-                    self._close_streams()
-                ended = self._connection.session.ended
-                reason = self._connection.close_reason or ("stream ended" if ended else "disconnected")
-                self._emit(DisconnectEvent(self._connection.close_code, reason if error is None else str(error)))
-            if not cancelled:
-                # Let running async handlers finish. Not after a cancel: disconnect() may be awaited by one of them.
-                await self._emitter.drain()
-
-    async def _release(self) -> None:
-        await self._connection.close()
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-async def _nothing() -> None:
-    """The reader task of a connect that ended before it began (``disconnect()`` while connecting)."""
-
-
-def _request_cookies(config: ClientConfig) -> dict[str, str]:
-    """The cookies TikTok's own requests carry: the data-center cookie, and the session id when one is given
-    (18+ rooms)."""
-    cookies = {"tt-target-idc": config.tt_target_idc}
-    if config.session_id:
-        sid = config.session_id
-        cookies.update(sessionid=sid, sessionid_ss=sid, sid_tt=sid)
-    return cookies
-
-
-async def check_live(
-    users: Iterable[str],
-    *,
-    config: ClientConfig | None = None,
-    session: aiohttp.ClientSession | None = None,
-    failures: dict[str, TikTokLiveError] | None = None,
-    concurrency: int = 4,
-    **options: Unpack[ClientOptions],
-) -> dict[str, bool]:
-    """Which of ``users`` (``"@a"``, ``"a"`` or a live URL, each) are live now: ``{"@a": True, "@b": False}``,
-    keyed by the strings as given. No sign server, no WebSocket.
-
-    Each host's room id comes from their live page (else the room API), ``concurrency`` at a time; then one
-    ``/webcast/room/check_alive/`` request asks about up to 50 rooms at once. A host who is offline has no room and
-    is False without a live check. A handle that does not resolve (an unknown user, an 18+ room without a session
-    id, a captcha page, a network failure) is False too, and its error goes into ``failures`` when you pass a dict
-    (else it is logged as a warning). An invalid handle raises ValueError before any request; a failing live
-    check raises RequestError (retry later). Options are the client's (``proxy=``, ``session_id=``, ...).
-    """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    given = list(users)
-    handles = {user: normalize_unique_id(user) for user in given}  # ValueError names the bad one
-    probe = TikTokLiveClient(given[0] if given else "@check_live", config=config, session=session, **options)
-    limit = asyncio.Semaphore(concurrency)
-
-    async def room_of(unique_id: str) -> int | None:
-        lookup = RoomLookup(unique_id, probe.config, probe._http, probe._cookies)
-        async with limit:
-            try:
-                return await lookup.resolve_room_id()
-            except UserOfflineError:
-                return None
-            except TikTokLiveError as error:
-                if failures is None:
-                    logger.warning("check_live: @%s could not be checked: %s", unique_id, error)
-                for user, handle in handles.items():
-                    if handle == unique_id and failures is not None:
-                        failures[user] = error
-                return None
-
-    unique = list(dict.fromkeys(handles.values()))
-    try:
-        async with probe._lookup_scope():
-            rooms = dict(zip(unique, await asyncio.gather(*(room_of(handle) for handle in unique)), strict=True))
-            ids = [room_id for room_id in dict.fromkeys(rooms.values()) if room_id is not None]
-            alive: dict[int, bool] = {}
-            checker = RoomLookup(probe.unique_id, probe.config, probe._http, probe._cookies)
-            for start in range(0, len(ids), CHECK_BATCH):
-                alive.update(await checker.check_alive(ids[start : start + CHECK_BATCH]))
-    finally:
-        await probe._release()
-    return {user: (room := rooms[handle]) is not None and alive.get(room) is True for user, handle in handles.items()}
+        return f"<TikTokLiveClient @{self.unique_id} room_id={self.room_id} connected={self.connected}>"

@@ -56,28 +56,10 @@ from tiktok_live._base import BaseEvent
 from tiktok_live._buffer import DropOldestBuffer
 from tiktok_live._config import ClientConfig, ClientOptions, normalize_unique_id
 from tiktok_live._emitter import E
-from tiktok_live._proxy import new_session, proxy_label, request_proxy, require_socks
-from tiktok_live._sign import (
-    RATE_LIMITS_PATH,
-    WINDOWS,
-    SignLimiter,
-    TokenBucket,
-    WindowBudget,
-    read_rate_limits,
-)
+from tiktok_live._pool_proxies import PoolSessions, ProxyRotation, ProxyState
+from tiktok_live._sign import RATE_LIMITS_PATH, WINDOWS, SignLimiter, SignLimiters, TokenBucket, WindowBudget
 from tiktok_live.client import TikTokLiveClient
-from tiktok_live.errors import (
-    ReconnectExhaustedError,
-    RequestError,
-    RoomIdNotFoundError,
-    SignAPIError,
-    SignAPIKeyError,
-    SignatureRateLimitError,
-    TikTokLiveError,
-    UserNotFoundError,
-    WebcastBlockedError,
-    WebSocketRejectedError,
-)
+from tiktok_live.errors import SignAPIKeyError, TikTokLiveError, UserNotFoundError
 from tiktok_live.recording import Recorder
 
 __all__ = [
@@ -109,14 +91,6 @@ DEFAULT_DEDUPE_SIZE: Final = 2_000
 dominates a busy room's memory (about 108 bytes an id: 10,000 ids are ~1 MiB a room) while a reconnect replays only
 the few dozen messages of the sign bundle's history."""
 _PERMANENT: Final = (UserNotFoundError, SignAPIKeyError)
-_ADDRESS_FAILURES: Final = (
-    RequestError,
-    RoomIdNotFoundError,
-    WebcastBlockedError,
-    WebSocketRejectedError,
-    ReconnectExhaustedError,
-)
-"""Failures an address (a proxy) can cause: network errors, blocks, captchas, refused sockets."""
 
 
 class RoomOptions(ClientOptions, total=False):
@@ -241,59 +215,6 @@ class Room:
         return f"<Room @{self.unique_id} room_id={self.room_id} {self.state.value}>"
 
 
-class ProxyState:
-    """One proxy of a pool (``RoomPool(proxies=[...])``): how many rooms use it and whether it is benched.
-
-    ``name`` is the proxy without its credentials. A proxy is benched after ``proxy_failures`` failed connects in
-    a row (any successful connect resets the count) until ``benched_until`` (``time.monotonic()`` seconds).
-    """
-
-    __slots__ = ("_clock", "_url", "benched_until", "benches", "failures", "name", "rooms")
-
-    def __init__(self, url: str, clock: Callable[[], float]) -> None:
-        self._url = url
-        self._clock = clock
-        self.name = proxy_label(url)
-        """``scheme://host:port``, without user name or password."""
-        self.rooms = 0
-        """Rooms whose current client goes through this proxy."""
-        self.failures = 0
-        """Failed connects in a row through this proxy."""
-        self.benches = 0
-        """How many times the proxy was benched."""
-        self.benched_until: float | None = None
-        """Until when (``time.monotonic()``) no new client is sent here; None: never benched."""
-
-    @property
-    def is_benched(self) -> bool:
-        """Whether the proxy is benched right now."""
-        return self.benched_until is not None and self._clock() < self.benched_until
-
-    def __repr__(self) -> str:
-        state = "benched" if self.is_benched else "usable"
-        return f"<ProxyState {self.name} rooms={self.rooms} failures={self.failures} {state}>"
-
-
-class _PoolGate:
-    """The :class:`~tiktok_live.client.SignGate` of one pooled client: the pool's limiter for its sign server and
-    key, resolved on first use (that may read the server's ``/webcast/rate_limits``)."""
-
-    def __init__(self, pool: RoomPool, config: ClientConfig) -> None:
-        self._pool = pool
-        self._config = config
-        self._limiter: SignLimiter | None = None
-
-    async def acquire(self) -> None:
-        if self._limiter is None:
-            config = self._config
-            self._limiter = await self._pool._limiter(config.sign_url or "", config.sign_api_key, config.proxy)
-        await self._limiter.acquire()
-
-    def pause(self, seconds: float) -> None:
-        if self._limiter is not None:
-            self._limiter.pause(seconds)
-
-
 # ── the pool ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -342,19 +263,19 @@ class RoomPool:
         base = config if config is not None else ClientConfig(dedupe_size=DEFAULT_DEDUPE_SIZE)
         self.config: ClientConfig = base.replace(**client_options) if client_options else base
         """The connection options every room's client starts from (frozen)."""
-        self._clock = clock
-        self._proxies = self._check_proxies(proxies, session, proxy_failures, proxy_bench_time)
+        self._proxies = ProxyRotation(
+            proxies, session=session, failures=proxy_failures, bench_time=proxy_bench_time, clock=clock
+        )
         self.proxy_failures = proxy_failures
         self.proxy_bench_time = proxy_bench_time
-        self._session = session
-        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
-        self._sleep = sleep
+        self._http = PoolSessions(session, timeout=self.config.http_timeout)
+        self._limiters = SignLimiters(
+            self._http, rate=sign_rate, burst=sign_burst, max_body=self.config.max_body_size, clock=clock, sleep=sleep
+        )
         self._connect_slots = asyncio.Semaphore(max_connecting)
         self._rooms: dict[str, Room] = {}
         self._streams: list[PoolStream[BaseEvent]] = []
         self._by_type: dict[type[BaseEvent], list[PoolStream[BaseEvent]]] = {}
-        self._limiters: dict[tuple[str, str | None], SignLimiter] = {}
-        self._limiter_locks: dict[tuple[str, str | None], asyncio.Lock] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
@@ -390,7 +311,7 @@ class RoomPool:
             raise ValueError(f"@{unique_id} is already in the pool")
         room = Room(self, unique_id, options)
         self._rooms[unique_id] = room
-        self._subscribe(room.client, self._by_type, room._deliver)
+        _subscribe(room.client, self._by_type, room._deliver)
         self._idle.clear()
         if self._started:
             self._launch(room)
@@ -408,7 +329,7 @@ class RoomPool:
             if task is None:
                 self._finish(room, RoomState.REMOVED)
         finally:
-            self._unsubscribe(room.client, self._by_type, room._deliver)
+            _unsubscribe(room.client, self._by_type, room._deliver)
             self._update_idle()
         return room
 
@@ -479,9 +400,7 @@ class RoomPool:
                 self._finish(room, RoomState.REMOVED)
         for stream in list(self._streams):
             stream.close()
-        sessions, self._sessions = self._sessions, {}
-        for session in sessions.values():
-            await session.close()
+        await self._http.close()
         self._idle.set()
 
     @property
@@ -492,12 +411,12 @@ class RoomPool:
     @property
     def proxies(self) -> tuple[ProxyState, ...]:
         """The pool's proxies (``proxies=[...]``) in the order given, with their rooms and bench state."""
-        return tuple(self._proxies)
+        return self._proxies.states
 
     @property
     def limiters(self) -> Mapping[str, SignLimiter]:
         """The sign limiters in use, by sign server origin (``origin`` or ``origin (key …1234)``)."""
-        return {_limiter_name(url, key): limiter for (url, key), limiter in self._limiters.items()}
+        return self._limiters.by_name()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -514,52 +433,14 @@ class RoomPool:
 
     # ── internals ────────────────────────────────────────────────────────────────────────────────────────────
 
-    def _check_proxies(
-        self, proxies: Sequence[str] | None, session: aiohttp.ClientSession | None, failures: int, bench_time: float
-    ) -> list[ProxyState]:
-        if failures < 1:
-            raise ValueError("proxy_failures must be at least 1")
-        if not (math.isfinite(bench_time) and bench_time >= 0):
-            raise ValueError("proxy_bench_time must be a finite number of seconds, not negative")
-        if proxies is None:
-            return []
-        if isinstance(proxies, str):
-            raise ValueError("proxies is a list of proxy URLs (for one proxy, pass proxy=...)")
-        if not proxies:
-            raise ValueError("proxies is empty: give at least one proxy URL (or leave it out)")
-        if session is not None:
-            raise ValueError("proxies= needs the pool's own sessions (one per proxy): leave session= out")
-        states: list[ProxyState] = []
-        for url in proxies:
-            ClientConfig(proxy=url)  # the same checks as a client's proxy: scheme, host, the socks extra
-            require_socks(url)
-            if any(state._url == url for state in states):
-                raise ValueError(f"proxy {proxy_label(url)} is given twice")
-            states.append(ProxyState(url, lambda: self._clock()))
-        return states
-
-    def _http(self, proxy: str | None = None) -> aiohttp.ClientSession:
-        """The session for clients going through ``proxy`` (None: direct): the injected one, else one per proxy."""
-        if self._session is not None:
-            return self._session
-        session = self._sessions.get(proxy)
-        if session is None:
-            # Every room holds one WebSocket: the default connector limit (100) would stall the 101st room. No
-            # cookie jar: rooms with different session ids must not share cookies through it.
-            session = new_session(proxy, timeout=self.config.http_timeout, limit=0)
-            self._sessions[proxy] = session
-        return session
-
     def _client_for(self, room: Room, avoid: Iterable[ProxyState] = ()) -> TikTokLiveClient:
         """A new client for ``room``: through the usable pool proxy with the fewest rooms (not one of ``avoid``)
         when the pool has proxies and the room names no proxy of its own."""
-        if room.proxy is not None:
-            room.proxy.rooms -= 1
-            room.proxy = None
+        self._proxies.release(room.proxy)
+        room.proxy = None
         options = room._options
         if self._proxies and "proxy" not in options:
-            room.proxy = self._pick_proxy(set(map(id, avoid)))
-            room.proxy.rooms += 1
+            room.proxy = self._proxies.take(avoid)
             options = {**options, "proxy": room.proxy._url}
         return self._make_client(room.unique_id, options)
 
@@ -573,37 +454,9 @@ class RoomPool:
             room_id=room_id,
             config=config,
             session=self._http(config.proxy),
-            sign_gate=_PoolGate(self, config),
+            sign_gate=self._limiters.gate(config),
             recorder=recorder,
         )
-
-    def _pick_proxy(self, avoid: set[int]) -> ProxyState:
-        """The usable proxy with the fewest rooms (first given on a tie) outside ``avoid``; when every proxy is
-        benched or avoided, the one whose bench ends first (a pool never stops for want of a proxy)."""
-        usable = [state for state in self._proxies if not state.is_benched and id(state) not in avoid]
-        if usable:
-            return min(usable, key=lambda state: state.rooms)
-        return min(self._proxies, key=lambda state: state.benched_until or 0.0)
-
-    def _proxy_failed(self, room: Room, error: BaseException) -> bool:
-        """Count ``error`` against the room's proxy when an address can cause it; bench the proxy at the limit.
-        Returns whether the error counted."""
-        state = room.proxy
-        if state is None or not _is_address_failure(error):
-            return False
-        state.failures += 1
-        if state.failures >= self.proxy_failures and not state.is_benched:
-            state.benches += 1
-            state.benched_until = self._clock() + self.proxy_bench_time
-            logger.warning(
-                "proxy %s benched for %g s after %d failed connects in a row (last: @%s: %s)",
-                state.name,
-                self.proxy_bench_time,
-                state.failures,
-                room.unique_id,
-                error,
-            )
-        return True
 
     def _launch(self, room: Room) -> None:
         room._task = asyncio.create_task(self._run_room(room), name=f"tiktok-live pool @{room.unique_id}")
@@ -640,7 +493,7 @@ class RoomPool:
                     room.error, outcome, permanent = error, RoomState.FAILED, isinstance(error, _PERMANENT)
                     logger.warning("@%s: %s", room.unique_id, error)
                     if room.state is not RoomState.CONNECTING:
-                        self._proxy_failed(room, error)  # the stream died (ReconnectExhaustedError)
+                        self._proxies.failed(room.proxy, error, room.unique_id)  # the stream died (reconnects ran out)
                     elif self._try_another_proxy(room, error, tried):
                         continue
                 except Exception as error:  # one room's unexpected failure must not stop the others
@@ -661,24 +514,23 @@ class RoomPool:
         """After a failed connect: count it against the room's proxy and, when another usable proxy that this
         connect has not tried exists, give the room a client there (returns True: connect again at once)."""
         failed = room.proxy
-        if failed is None or not self._proxy_failed(room, error):
+        if failed is None or not self._proxies.failed(failed, error, room.unique_id):
             return False
         tried.append(failed)
-        if not any(state not in tried and not state.is_benched for state in self._proxies):
+        if not self._proxies.untried(tried):
             return False
         self._replace_client(room, avoid=tried)
         logger.info("@%s: trying proxy %s", room.unique_id, room.proxy.name if room.proxy else "?")
         return True
 
     def _replace_client(self, room: Room, avoid: Iterable[ProxyState] = ()) -> None:
-        self._unsubscribe(room.client, self._by_type, room._deliver)
+        _unsubscribe(room.client, self._by_type, room._deliver)
         room.client = self._client_for(room, avoid)
-        self._subscribe(room.client, self._by_type, room._deliver)
+        _subscribe(room.client, self._by_type, room._deliver)
 
     def _finish(self, room: Room, state: RoomState) -> None:
-        if room.proxy is not None:
-            room.proxy.rooms -= 1
-            room.proxy = None
+        self._proxies.release(room.proxy)
+        room.proxy = None
         room.state = state
         room._finished.set()
         self._update_idle()
@@ -719,50 +571,22 @@ class RoomPool:
         removed = self._by_type.keys() - by_type.keys()
         self._by_type = by_type
         for room in self._rooms.values():
-            self._subscribe(room.client, added, room._deliver)
-            self._unsubscribe(room.client, removed, room._deliver)
+            _subscribe(room.client, added, room._deliver)
+            _unsubscribe(room.client, removed, room._deliver)
 
-    @staticmethod
-    def _subscribe(
-        client: TikTokLiveClient, types: Iterable[type[BaseEvent]], handler: Callable[[BaseEvent], None]
-    ) -> None:
-        for event_type in types:
-            client.add_listener(event_type, handler)
 
-    @staticmethod
-    def _unsubscribe(
-        client: TikTokLiveClient, types: Iterable[type[BaseEvent]], handler: Callable[[BaseEvent], None]
-    ) -> None:
-        for event_type in types:
-            client.remove_listener(event_type, handler)
+def _subscribe(
+    client: TikTokLiveClient, types: Iterable[type[BaseEvent]], handler: Callable[[BaseEvent], None]
+) -> None:
+    for event_type in types:
+        client.add_listener(event_type, handler)
 
-    async def _limiter(self, sign_url: str, api_key: str | None, proxy: str | None = None) -> SignLimiter:
-        """The limiter for one sign server and key, made on first use (reading its published limits once, through
-        ``proxy``: the asking client's)."""
-        key = (sign_url, api_key)
-        limiter = self._limiters.get(key)
-        if limiter is not None:
-            return limiter
-        lock = self._limiter_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            limiter = self._limiters.get(key)
-            if limiter is None:
-                if self.sign_rate is not None:
-                    limiter = SignLimiter.fixed(self.sign_rate, self.sign_burst, clock=self._clock, sleep=self._sleep)
-                else:
-                    published = await read_rate_limits(
-                        self._http(proxy),
-                        sign_url,
-                        api_key,
-                        proxy=request_proxy(proxy),
-                        max_body=self.config.max_body_size,
-                        clock=self._clock,
-                        sleep=self._sleep,
-                    )
-                    limiter = published or SignLimiter(clock=self._clock, sleep=self._sleep)
-                self._limiters[key] = limiter
-                logger.info("sign limits for %s: %r", _limiter_name(*key), limiter)
-        return limiter
+
+def _unsubscribe(
+    client: TikTokLiveClient, types: Iterable[type[BaseEvent]], handler: Callable[[BaseEvent], None]
+) -> None:
+    for event_type in types:
+        client.remove_listener(event_type, handler)
 
 
 def _propagate_cancellation(error: BaseException) -> None:
@@ -772,20 +596,8 @@ def _propagate_cancellation(error: BaseException) -> None:
         raise asyncio.CancelledError from error
 
 
-def _is_address_failure(error: BaseException) -> bool:
-    """Whether an address (a proxy) can be to blame: network failures, blocks and captchas, refused sockets, and
-    sign-server failures other than a rate limit or a rejected key (those count per key, not per address)."""
-    if isinstance(error, _ADDRESS_FAILURES):
-        return True
-    return isinstance(error, SignAPIError) and error.retryable and not isinstance(error, SignatureRateLimitError)
-
-
 def _key(user: str) -> str:
     try:
         return normalize_unique_id(user)
     except ValueError:
         return user
-
-
-def _limiter_name(sign_url: str, api_key: str | None) -> str:
-    return f"{sign_url} (key …{api_key[-4:]})" if api_key else sign_url

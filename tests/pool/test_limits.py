@@ -132,17 +132,17 @@ async def test_the_pool_reads_limits_once_per_server_and_key(sign_server: tuple[
     url, keys = sign_server
     pool = RoomPool()
     try:
-        first = await pool._limiter(url, "key-1234")
-        assert await pool._limiter(url, "key-1234") is first
-        other = await pool._limiter(url, None)
+        first = await pool._limiters.get(url, "key-1234")
+        assert await pool._limiters.get(url, "key-1234") is first
+        other = await pool._limiters.get(url, None)
         assert other is not first
         assert len(first.buckets) == 3
         assert keys == ["key-1234", None]
         assert set(pool.limiters) == {f"{url} (key …1234)", url}
-        missing = await pool._limiter("http://127.0.0.1:9", None)  # nothing listens there: unthrottled
+        missing = await pool._limiters.get("http://127.0.0.1:9", None)  # nothing listens there: unthrottled
         assert missing.buckets == ()
         fixed = RoomPool(sign_rate=2.0)
-        assert [bucket.capacity for bucket in (await fixed._limiter(url, None)).buckets] == [2.0]
+        assert [bucket.capacity for bucket in (await fixed._limiters.get(url, None)).buckets] == [2.0]
         await fixed.close()
     finally:
         await pool.close()

@@ -321,10 +321,10 @@ async def test_pool_defaults_reach_every_client_and_rooms_override_them() -> Non
     assert first.client.config.user_agent == second.client.config.user_agent == "pool-agent"
     assert (first.client.config.watchdog_timeout, second.client.config.watchdog_timeout) == (7.0, 3.0)
     assert (first.client.config.dedupe_size, second.client.config.dedupe_size) == (DEFAULT_DEDUPE_SIZE, 50)
-    assert first.client._session is second.client._session is pool._http()
-    assert first.client._session.connector is not None and first.client._session.connector.limit == 0
+    assert first.client._http.session is second.client._http.session is pool._http()
+    assert first.client._http.session.connector is not None and first.client._http.session.connector.limit == 0
     await pool.close()
-    assert first.client._session.closed
+    assert first.client._http.session.closed
 
 
 @bounded(10)

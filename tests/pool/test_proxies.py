@@ -84,17 +84,17 @@ async def test_a_bench_ends_and_only_address_failures_count() -> None:
             first, second = pool.proxies
             missing = pool.add("@nobody_here", **room_options(sim))  # through the first proxy
             assert missing.proxy is first
-            pool._proxy_failed(missing, UserNotFoundError("nobody_here"))
+            pool._proxies.failed(missing.proxy, UserNotFoundError("nobody_here"), missing.unique_id)
             assert first.failures == 0  # not the address's fault
-            pool._proxy_failed(missing, aiohttp_error())
+            pool._proxies.failed(missing.proxy, aiohttp_error(), missing.unique_id)
             assert first.failures == 1 and not first.is_benched
-            pool._proxy_failed(missing, aiohttp_error())
+            pool._proxies.failed(missing.proxy, aiohttp_error(), missing.unique_id)
             assert first.is_benched and first.benched_until == now + 300.0
-            assert pool._pick_proxy(set()) is second
+            assert pool._proxies.pick() is second
             now += 300.0
             assert not first.is_benched
             second.benched_until, first.benched_until = now + 10, now + 5
-            assert pool._pick_proxy(set()) is first  # all benched: the one back soonest
+            assert pool._proxies.pick() is first  # all benched: the one back soonest
         finally:
             await pool.close()
 

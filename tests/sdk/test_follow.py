@@ -123,11 +123,11 @@ async def test_wait_until_live_uses_the_live_check_not_the_sign_server() -> None
     async with _sim(offline=True, relive_after=3) as sim:
         client = sim.client()
         sleep = FakeSleep()
-        client._sleep = sleep
+        client._runner.sleep = sleep
         await asyncio.wait_for(client.wait_until_live(poll_interval=45.0), TIMEOUT)
         assert sleep.pauses == [45.0] * 3 and sim.lives == [sim.room_id]
         assert await client.is_live() is True
-        assert not sim.sign_requests and sim.connections == 0 and client._session is None
+        assert not sim.sign_requests and sim.connections == 0 and client._http.session is None
 
 
 async def test_wait_until_live_raises_for_an_unknown_user() -> None:
@@ -166,7 +166,7 @@ async def test_disconnect_while_waiting_ends_connect_normally() -> None:
         await until(lambda: sim.requests.count("/@host/live") >= 2)  # the client is polling
         await client.disconnect()
         await asyncio.wait_for(task, TIMEOUT)  # returns, raises nothing
-        assert sim.connections == 0 and client._session is None
+        assert sim.connections == 0 and client._http.session is None
 
 
 async def test_follow_mode_across_lives() -> None:

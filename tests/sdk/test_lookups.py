@@ -54,7 +54,7 @@ async def test_room_info_before_start_on_a_client_that_never_connects() -> None:
         client = sim.client()
         info = await asyncio.wait_for(client.fetch_room_info(), TIMEOUT)
         assert client.room_info is info
-        assert client._session is None  # the session made for the lookup is closed again
+        assert client._http.session is None  # the session made for the lookup is closed again
         _no_connection(sim)
         _check_room_info(sim, info)
 
@@ -117,7 +117,7 @@ async def test_room_info_while_connected_is_the_current_room() -> None:
             await asyncio.wait_for(seen.wait(), TIMEOUT)
             info = await asyncio.wait_for(client.fetch_room_info(), TIMEOUT)
             assert info.room_id == client.room_id == sim.room_id
-            assert client._session is not None  # the connection's session stays open
+            assert client._http.session is not None  # the connection's session stays open
         assert not sim.violations
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tiktok_live.client
+import tiktok_live._runner
 from tests.sdk.frames import fetch_result, msg_frame, wire
 from tiktok_live import TikTokLiveClient
 from tiktok_live.events import CommentEvent, GiftEvent, LiveEndEvent
@@ -270,7 +270,7 @@ async def test_long_silences_are_shortened_so_replay_never_waits_long(
         await real_sleep(0)
 
     monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
-    monkeypatch.setattr(tiktok_live.client, "time", clock)
+    monkeypatch.setattr(tiktok_live._runner, "time", clock)
     client = TikTokLiveClient("streamer")
     replayed = _collect(client)
     await asyncio.wait_for(client.replay(shifted, speed=1.0), TIMEOUT)
@@ -280,7 +280,7 @@ async def test_long_silences_are_shortened_so_replay_never_waits_long(
 
 
 class _ReplayClock:
-    """Stands in for the ``time`` module in the client: ``monotonic()`` moves only when replay sleeps."""
+    """Stands in for the ``time`` module in the client's runner: ``monotonic()`` moves only when replay sleeps."""
 
     def __init__(self) -> None:
         self.now = 0.0

@@ -96,7 +96,7 @@ async def test_user_offline_mid_session_stops_with_a_typed_error() -> None:
 
 
 async def _wait(client: TikTokLiveClient) -> None:
-    reader = client._reader
+    reader = client._runner.reader
     assert reader is not None
     try:
         await reader

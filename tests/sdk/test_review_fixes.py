@@ -94,7 +94,7 @@ async def test_a_stream_left_early_unsubscribes() -> None:
         client = sim.client()
         async with client.stream(CommentEvent) as stream:
             pass
-        assert stream.closed and client._streams == []
+        assert stream.closed and client._dispatch.streams == []
         await asyncio.wait_for(client.connect(), TIMEOUT)
         assert client.decoded_messages == 1  # only the control message: nobody wanted the comments
 
