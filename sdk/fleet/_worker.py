@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from tiktok_live._config import ClientConfig
 from tiktok_live._connection import ConnectEvent, ReconnectEvent
 from tiktok_live._http import redact
-from tiktok_live._lookup import RoomLookup
-from tiktok_live.client import CHECK_BATCH, TikTokLiveClient
+from tiktok_live._lookup import CHECK_BATCH, RoomLookup
+from tiktok_live.client import TikTokLiveClient
 from tiktok_live.errors import (
     FleetError,
     SignAPIKeyError,
@@ -513,7 +513,7 @@ class Worker:
 
     async def _check_offline(self) -> None:
         """Every ``poll_interval`` seconds: find the current room id of each offline host (its live page), then ask
-        TikTok about them in batched live checks (:data:`~tiktok_live.client.CHECK_BATCH` rooms a request); wake
+        TikTok about them in batched live checks (up to 50 rooms a request, as ``check_live`` does); wake
         the hosts that are live. One HTTP session for all of it."""
         probe = TikTokLiveClient(_PROBE, config=self.config)
         limit = asyncio.Semaphore(8)
