@@ -3,7 +3,11 @@ raw numbers in bench/results/latest.json.
 
 Order: corpus (generated once into bench/.corpus/), rows 1-3 in this process, row 4 in the TikTokLive peer venv
 (``.venv-bench-peer``, created here on first use: ``python3 -m venv`` + ``pip install TikTokLive==7.0.1``), then
-rows 5-7 with the simulator (``bench.serve``) and the client (``bench.probe``) in two separate processes.
+rows 5-7 with the simulator (``bench.serve``) and the client (``bench.probe``) in two separate processes, then
+rows 8a-8d: fleet worker processes, a redis-server and a many-host simulator (``bench.fleet``).
+
+``--only fleet`` runs rows 8a-8d alone: their rows replace the fleet rows of docs/benchmarks.md (and of
+bench/results/latest.json when there is one); the other rows stay as the last full run left them.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import decode
+from bench import fleet as fleet_rows
+from bench._server import Server, last_json
 from bench.corpus import ensure_corpus, format_mix
-from bench.report import machine, markdown, rows_from, table
+from bench.report import fleet_rows_from, machine, markdown, merge_rows, rows_from, table
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-bench-peer"
@@ -32,14 +38,6 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 def _log(text: str) -> None:
     sys.stderr.write(f"bench: {text}\n")
     sys.stderr.flush()
-
-
-def _last_json(stdout: str) -> dict[str, Any]:
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"no JSON in output: {stdout[-500:]!r}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
 
 
 def ensure_peer() -> tuple[Path | None, str]:
@@ -81,39 +79,9 @@ def run_peer(frames_path: Path, messages: int, repeats: int) -> dict[str, Any]:
     )
     if done.returncode != 0:
         return {"skipped": f"the peer failed: {done.stderr.strip()[-300:]}"}
-    result = _last_json(done.stdout)
+    result = last_json(done.stdout)
     result["stderr_lines"] = len(done.stderr.splitlines())  # TikTokLive logs parse failures at ERROR
     return result
-
-
-class Server:
-    """``python -m bench.serve`` in a subprocess: ``with Server(...) as (url, user): ...``; ``summary`` after."""
-
-    def __init__(self, frames_path: Path, mode: str, *extra: str) -> None:
-        self.command = [sys.executable, "-m", "bench.serve", str(frames_path), "--mode", mode, *extra]
-        self.summary: dict[str, Any] = {}
-
-    def __enter__(self) -> tuple[str, str]:
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
-            self.process.kill()
-            raise RuntimeError(f"the simulator did not start: {line}")
-        return line[1], line[2]
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.close()
-        try:
-            out = self.process.stdout.read()
-            self.process.wait(timeout=30)
-            self.summary = _last_json(out)
-        except (subprocess.TimeoutExpired, RuntimeError) as error:
-            self.process.kill()
-            self.summary = {"error": str(error)}
 
 
 def probe(url: str, user: str, mode: str, *extra: str, timeout: float = 600) -> dict[str, Any]:
@@ -121,7 +89,7 @@ def probe(url: str, user: str, mode: str, *extra: str, timeout: float = 600) -> 
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"probe {mode} failed: {done.stderr.strip()[-500:]}")
-    return _last_json(done.stdout)
+    return last_json(done.stdout)
 
 
 def run_e2e(frames_path: Path, repeat: int, ping_interval: float) -> dict[str, Any]:
@@ -217,6 +185,14 @@ NOTES = [
     "ConnectEvent to the end of the stream. Wall msg/s is bounded by the simulator (gzip, serialization).",
     "Row 6: `python -c 'import tiktok_live'` median wall time over several fresh interpreters; the first event "
     "is timed in a fresh process against a simulator process.",
+    "Rows 8a-8d: `tiktok-live fleet worker` processes exporting every event exactly once into a stream on their "
+    "Redis (redis-server without persistence, on this machine), fed by one many-host simulator process "
+    "(`bench.serve --rooms N`, the corpus on every host; 4.4 messages a frame). CPU is user + system time from "
+    "/proc/<pid>/stat over the measuring window (after a warm-up); per event = per exported event (a message, "
+    "or a derived event). Row 8a's rooms per core = 1 / (per-room rate x worker CPU per event). Row 8b: lease "
+    "5 s, 30 rooms over 3 workers; the time runs from the signal to the room being live on another worker "
+    "(status from Redis, polled every 20 ms). Row 8d counts the commands clients sent during 5 s of `MONITOR` "
+    "(a pipeline's commands count one each, so round trips are at most this), per frame committed.",
     "Row 7: RSS is VmRSS from /proc/self/status. Rooms: N clients in one process, every event class subscribed, "
     "fed by one looping simulator process at full speed (so per-room rates fall as N grows); CPU µs/msg is the "
     "client process's CPU over messages after a warm-up. Per additional room = (RSS(N max) - RSS(1)) / (N - 1).",
@@ -234,7 +210,13 @@ def main() -> int:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--profile", action="store_true", help="also print cProfile of rows 2 and 3")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--fleet-rooms", type=int, default=100, help="row 8a rooms on one worker")
+    parser.add_argument("--fleet-rate", type=float, default=10.0, help="row 8a messages a second per room")
+    parser.add_argument("--fleet-seconds", type=float, default=15.0, help="rows 8a and 8c measuring window")
+    parser.add_argument("--only", choices=("fleet",), default=None, help="run these rows alone (see above)")
     args = parser.parse_args()
+    if args.only == "fleet":
+        return only_fleet(args)
     started = time.time()
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
 
@@ -271,6 +253,13 @@ def main() -> int:
                 corpus.path, [int(n) for n in args.rooms.split(",")], args.room_seconds, args.long_seconds
             ),
         ),
+        (
+            "fleet",
+            "rows 8a-8d (fleet)",
+            lambda: fleet_rows.run(
+                corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds
+            ),
+        ),
     ):
         _log(label)
         try:
@@ -297,6 +286,25 @@ def main() -> int:
     sys.stdout.write(
         f"wrote {RESULTS.relative_to(ROOT)}" + ("" if args.no_docs else f" and {DOCS.relative_to(ROOT)}") + "\n"
     )
+    return 0
+
+
+def only_fleet(args: argparse.Namespace) -> int:
+    """Rows 8a-8d alone; they replace the fleet rows of the docs (and of the last full run's results)."""
+    corpus, _ = ensure_corpus(args.messages)
+    _log("rows 8a-8d (fleet)")
+    fleet = fleet_rows.run(corpus.path, rooms=args.fleet_rooms, rate=args.fleet_rate, seconds=args.fleet_seconds)
+    rows = fleet_rows_from(fleet)
+    sys.stdout.write("\n" + table(rows) + "\n")
+    if RESULTS.exists():
+        results = json.loads(RESULTS.read_text())
+        results["fleet"] = fleet
+        kept = [row for row in results.get("rows", []) if not str(row["number"]).startswith("8")]
+        results["rows"] = kept + [dataclasses.asdict(row) for row in rows]
+        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    if not args.no_docs:
+        DOCS.write_text(merge_rows(DOCS.read_text(), rows, NOTES))
+        sys.stdout.write(f"updated the fleet rows of {DOCS.relative_to(ROOT)}\n")
     return 0
 
 

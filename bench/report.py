@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "machine", "markdown", "rows_from", "table"]
+__all__ = ["Row", "fleet_rows_from", "machine", "markdown", "merge_rows", "rows_from", "table"]
 
 
 def machine() -> dict[str, Any]:
@@ -260,6 +260,83 @@ def rows_from(results: dict[str, Any]) -> list[Row]:
                 ok=abs(long_run["growth"]) < 0.05,
             )
         )
+    if "fleet" in results:
+        rows += fleet_rows_from(results["fleet"])
+    return rows
+
+
+def _skipped(part: dict[str, Any]) -> str:
+    return f"skipped: {part.get('skipped', 'not run')}"
+
+
+def fleet_rows_from(fleet: dict[str, Any]) -> list[Row]:
+    """Rows 8a-8d from ``bench.fleet.run``'s results."""
+    rows = []
+    capacity = fleet.get("capacity", {})
+    if "events_per_s" in capacity:
+        rate = capacity["rate_per_room"]
+        rows.append(
+            Row(
+                "8a",
+                f"one fleet worker process, {capacity['rooms']} rooms at {rate:g} msg/s each, every event committed "
+                "exactly once into a Redis stream (frame commit included); µs/msg = worker CPU per event",
+                capacity["events_per_s"],
+                capacity["worker_us_per_event"],
+                other=f"≈ {capacity['rooms_per_core']:,} rooms at {rate:g} msg/s per core of worker CPU; worker "
+                f"{capacity['worker_cores']:.2f} cores, Redis {capacity['redis_us_per_event']:.0f} µs CPU/event "
+                f"({capacity['redis_cores']:.2f} cores), simulator {capacity['simulator_cores']:.2f} cores; "
+                f"{capacity['events_per_frame']:.1f} events per frame",
+            )
+        )
+    else:
+        rows.append(Row("8a", "one fleet worker process", other=_skipped(capacity)))
+    failover = fleet.get("failover", {})
+    kill, term = failover.get("kill", {}), failover.get("term", {})
+    if kill.get("p50_s") is not None and term.get("p50_s") is not None:
+        rows.append(
+            Row(
+                "8b",
+                f"failover of a worker's rooms ({failover['rooms']} rooms on 3 workers, lease "
+                f"{failover['lease']:g} s): signal → live on another worker",
+                other=f"SIGKILL: p50 {kill['p50_s']:.2f} s, max {kill['max_s']:.2f} s ({kill['moved']}/{kill['rooms']} "
+                f"rooms; lease expiry included); SIGTERM: p50 {term['p50_s']:.2f} s, max {term['max_s']:.2f} s "
+                f"({term['moved']}/{term['rooms']} rooms, released at once)",
+            )
+        )
+    else:
+        rows.append(Row("8b", "failover", other=_skipped(failover)))
+    throughput = fleet.get("throughput", {})
+    if "one" in throughput and "two" in throughput:
+        one, two = throughput["one"], throughput["two"]
+        rows.append(
+            Row(
+                "8c",
+                f"aggregate throughput, {throughput['rooms']} rooms at full speed: 1 worker process, then 2",
+                one["events_per_s"],
+                one["worker_us_per_event"],
+                other=f"2 workers: {two['events_per_s']:,.0f} events/s "
+                f"({two['events_per_s'] / one['events_per_s']:.2f}x), "
+                f"{two['worker_us_per_event']:.0f} µs CPU/event; CPU with 1 worker: worker {one['worker_cores']:.2f}, "
+                f"simulator {one['simulator_cores']:.2f}, Redis {one['redis_cores']:.2f} cores; with 2: workers "
+                f"{two['worker_cores']:.2f}, simulator {two['simulator_cores']:.2f}, Redis {two['redis_cores']:.2f} "
+                "(every process shares this machine's cores)",
+            )
+        )
+    else:
+        rows.append(Row("8c", "aggregate throughput", other=_skipped(throughput)))
+    if capacity.get("sent_per_frame") is not None:
+        sent = capacity["monitor"]["sent"]
+        commits = capacity["monitor"]["commits"]
+        rows.append(
+            Row(
+                "8d",
+                "Redis round trips per committed frame (commands sent, during row 8a)",
+                other=f"{capacity['sent_per_frame']:.2f} commands sent per frame: the commit is one EVALSHA; the rest "
+                f"(lease renewals, heartbeats, rounds) spread over the frames; "
+                f"{capacity['monitor']['in_scripts'] / commits:.1f} commands run inside scripts per frame; "
+                f"sent: " + ", ".join(f"{name} {count}" for name, count in sorted(sent.items(), key=lambda kv: -kv[1])),
+            )
+        )
     return rows
 
 
@@ -300,6 +377,31 @@ def table(rows: list[Row]) -> str:
         if row.other:
             lines.append(f"{'':>{widths[0]}}  ↳ {row.other}")
     return "\n".join(lines)
+
+
+def merge_rows(text: str, rows: list[Row], notes: list[str]) -> str:
+    """``docs/benchmarks.md`` with ``rows`` in place of its rows of the same group (the first character of their
+    numbers), or after its last row when it has none; any of ``notes`` about that group it lacks is added."""
+    groups = {row.number[0] for row in rows}
+    new = ["| " + " | ".join(cell.replace("|", "\\|") for cell in _cells(row)) + " |" for row in rows]
+
+    def in_group(line: str) -> bool:
+        return line.startswith("| ") and line[2:3] in groups and not line.startswith("| ---")
+
+    lines = text.splitlines()
+    body = [i for i, line in enumerate(lines) if line.startswith("| ") and not line.startswith(("| #", "| ---"))]
+    if not body:
+        raise ValueError("no results table in the document")
+    ours = [i for i in body if in_group(lines[i])]
+    at = ours[0] if ours else body[-1] + 1
+    out = [line for i, line in enumerate(lines[:at]) if i not in ours]
+    out += new + [line for i, line in enumerate(lines[at:], at) if i not in ours]
+    about = tuple(f"Row {group}" for group in groups) + tuple(f"Rows {group}" for group in groups)
+    for note in notes:
+        if note.startswith(about) and f"- {note}" not in out:
+            last = max(i for i, line in enumerate(out) if line.startswith("- "))
+            out.insert(last + 1, f"- {note}")
+    return "\n".join(out) + "\n"
 
 
 def markdown(rows: list[Row], results: dict[str, Any], notes: list[str]) -> str:

@@ -6,6 +6,10 @@ corpus push frame, its messages as raw specs (payloads byte for byte), no delays
 replays it forever on every connection; ``idle`` sends one frame and then nothing for an hour. Prints
 ``READY <url> <user>``, serves until stdin closes, then prints one JSON line: violations, frames sent, acks and
 heartbeats received.
+
+``--rooms N`` serves N hosts (``bench.host1`` …, comma-separated in the READY line), each playing the corpus;
+``--delay S`` spaces the steps (a corpus frame carries 4.4 messages on average: 0.44 s is about 10 messages a
+second per room).
 """
 
 from __future__ import annotations
@@ -44,25 +48,32 @@ async def serve(args: argparse.Namespace) -> dict[str, object]:
     elif args.mode == "stream":
         steps = steps * args.repeat
         steps.append(Step((end(),)))  # the client stops at the end of the LIVE (a bare close makes it reconnect)
+    if args.delay:
+        steps = [Step(step.messages, args.delay) for step in steps]
+    users = [f"{USER}{number}" for number in range(1, args.rooms + 1)] if args.rooms else None
     simulator = Simulator(
         USER,
         port=0,
         scenario=Scenario("bench", tuple(steps)),
         loop=args.mode == "loop",
         ping_interval=args.ping_interval,
-        max_records=10_000_000,
+        max_records=10_000_000 if users is None else 100_000,
+        users=users,
     )
     loop = asyncio.get_running_loop()
     async with simulator:
-        sys.stdout.write(f"READY {simulator.url} {USER}\n")
+        sys.stdout.write(f"READY {simulator.url} {','.join(users) if users else USER}\n")
         sys.stdout.flush()
         await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    hosts = list(simulator.hosts.values())
     return {
         "mode": args.mode,
-        "connections": simulator.connections,
-        "frames_sent": simulator.frames_sent,
-        "acks": len(simulator.acks),
-        "heartbeats": len(simulator.heartbeats),
+        "rooms": len(hosts),
+        "connections": sum(host.connections for host in hosts),
+        "frames_sent": sum(host.frames_sent for host in hosts),
+        "acks": sum(len(host.acks) for host in hosts),
+        "heartbeats": sum(len(host.heartbeats) for host in hosts),
+        "sign_requests": len(simulator.sign_requests),
         "violations": len(simulator.violations),
         "violation_samples": simulator.violations[:5],
         "violation_kinds": dict(collections.Counter(_kind(text) for text in simulator.violations)),
@@ -80,6 +91,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=("stream", "loop", "idle"), default="stream")
     parser.add_argument("--repeat", type=int, default=1, help="stream: play the corpus this many times")
     parser.add_argument("--ping-interval", type=float, default=2.0, help="heartbeat period announced (s)")
+    parser.add_argument("--rooms", type=int, default=0, help="serve this many hosts (0: one, @bench.host)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between steps (0: none)")
     args = parser.parse_args()
     # Violations are counted in the summary; a client that disconnects mid-stream leaves in-flight frames unacked.
     logging.getLogger("tiktok_live.testing").setLevel(logging.ERROR)

@@ -115,6 +115,7 @@ class Connection:
         self.frame_hook: Callable[[Received], Awaitable[None]] | None = None
         """Awaited with every frame's result (the bundle's too) before it is acked and delivered: a fleet worker
         commits the events and the session's snapshot there. If it raises, the connection stops with that error."""
+        self._hook_error: BaseException | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._last_data = 0.0
@@ -221,11 +222,25 @@ class Connection:
         self._heartbeat = asyncio.create_task(self._beat(ws, interval), name="tiktok-live heartbeat")
         logger.info("connected to @%s (room %s)", self.unique_id, self.room_id)
         self._emit(ConnectEvent(self.unique_id, self.room_id))
+        cursor, internal_ext = self.session.cursor, self.session.internal_ext
         received = self.session.receive_fetch_result(bundle.body)
-        if self.frame_hook is not None:
-            await self.frame_hook(received)
+        if cursor:
+            # Resuming: the socket delivers from our cursor (in its URL), not from the bundle's (signed for a
+            # newcomer); keep ours, or a reconnect or a snapshot taken before the next frame would go back.
+            self.session.cursor, self.session.internal_ext = cursor, internal_ext
+        await self._hook(received)
         if self._config.process_initial_messages:
             self._deliver(b"", received)
+
+    async def _hook(self, received: Received) -> None:
+        """Await the frame hook; its failure is remembered, so a reconnect does not take it for a failed attempt."""
+        if self.frame_hook is None:
+            return
+        try:
+            await self.frame_hook(received)
+        except Exception as error:
+            self._hook_error = error
+            raise
 
     async def _send(self, data: bytes) -> None:
         """Send one frame; a socket that broke meanwhile raises SocketClosed (the reader reconnects)."""
@@ -320,7 +335,7 @@ class Connection:
                     self._recorder.frame("in", data)
                 received = session.receive(data)
                 if self.frame_hook is not None:
-                    await self.frame_hook(received)
+                    await self._hook(received)
                 if received.ack is not None:
                     await self._send(received.ack)
                 self._deliver(data, received)
@@ -364,6 +379,8 @@ class Connection:
                 if error.retry_after is not None and error.retry_after <= policy.max_delay:
                     await self._sleep(error.retry_after)
             except TikTokLiveError as error:
+                if error is self._hook_error:
+                    raise  # the frame hook failed: the connection stops with its error (no more attempts)
                 last_error = error
                 logger.warning("reconnect attempt %d failed: %s", attempt, error)
         raise ReconnectExhaustedError(self.attempts, last_error)

@@ -289,10 +289,14 @@ class Session:
         """Whether ``msg_id`` is in the duplicate window (a message with it would be dropped)."""
         return msg_id in self._seen
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self, *, seen: bool = True) -> dict[str, object]:
         """The session's state as a JSON-serialisable dict: room id, cursor, ``internal_ext``, ended, and the
         duplicate window (oldest first). :meth:`restore` rebuilds a session that drops exactly the duplicates this
-        one would; hand a room to another process or machine with it."""
+        one would; hand a room to another process or machine with it.
+
+        ``seen=False`` leaves the duplicate window out (``"seen": []``): for a store that keeps the window apart
+        and appends each frame's new ids (a fleet worker does), copying thousands of ids per frame would be waste.
+        Put the window back under ``"seen"`` before :meth:`restore`."""
         return {
             "version": SNAPSHOT_VERSION,
             "room_id": self.room_id,
@@ -301,7 +305,7 @@ class Session:
             "ended": self.ended,
             "dedupe_size": self.dedupe_size,
             "heartbeats": self.heartbeats,
-            "seen": list(self._order),
+            "seen": list(self._order) if seen else [],
         }
 
     @classmethod

@@ -1,6 +1,6 @@
 """Many machines share the rooms through Redis: ``tiktok-live fleet worker`` on each, ``fleet add`` to watch.
 
-- **One holder per room**: a worker holds a room through a lease with a fencing token, renewed every third of
+- **One holder per room**: a worker holds a room through a lease with a fencing token, renewed every quarter of
   the lease; a worker that cannot renew stops the room before the lease can expire.
 - **Failover**: a dead worker's leases expire after ``lease`` seconds; workers with spare capacity take its rooms
   and resume each from its last committed :class:`~tiktok_live.protocol.Session` snapshot.

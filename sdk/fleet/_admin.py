@@ -56,8 +56,8 @@ class FleetStatus:
     lease: float
 
     def alive(self, worker: WorkerRecord) -> bool:
-        """Whether ``worker``'s last heartbeat is younger than a lease."""
-        return worker.age(self.now) < self.lease
+        """Whether ``worker``'s last heartbeat is younger than its lease (``lease`` for a worker that did not say)."""
+        return worker.age(self.now) < (worker.lease or self.lease)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready (``fleet status --json``)."""
@@ -71,8 +71,8 @@ class FleetStatus:
 class Fleet:
     """Administer a fleet: ``async with Fleet("redis://host:6379/0") as fleet: await fleet.add("@a", "@b")``.
 
-    ``prefix`` names the fleet (several fleets share one Redis under different prefixes); ``lease`` is the workers'
-    lease, used to tell live workers from dead ones in :meth:`status`.
+    ``prefix`` names the fleet (several fleets share one Redis under different prefixes); ``lease`` tells live
+    workers from dead ones in :meth:`status` for workers whose heartbeat does not carry their own lease.
     """
 
     def __init__(self, redis_url: str, *, prefix: str = DEFAULT_PREFIX, lease: float = 15.0) -> None:

@@ -41,6 +41,7 @@ def _collector(worker: Worker) -> Collector:
             yield by_state
             for name, help_text, value in (
                 ("tiktok_live_fleet_events", "Events committed or exported.", worker.events),
+                ("tiktok_live_fleet_commits", "Frames committed (events and snapshot in one script).", worker.commits),
                 ("tiktok_live_fleet_reconnects", "Reconnects of this worker's clients.", worker.reconnects),
                 ("tiktok_live_fleet_sign_budget_waits", "Sign requests that waited for the budget.", worker.sign_waits),
                 (

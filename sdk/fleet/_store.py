@@ -11,9 +11,14 @@ Keys (``P`` is ``{prefix}``):
 - ``P:room:<handle>`` hash: the room's status (state, holder, since, events, reconnects, error, room_id, token);
 - ``P:lease:<handle>`` string ``<worker>|<token>`` with a PX expiry: who holds the room;
 - ``P:fence:<handle>`` integer: the last fencing token handed out (strictly increasing per room);
-- ``P:snap:<handle>`` string: the room's last committed ``protocol.Session`` snapshot (JSON);
+- ``P:snap:<handle>`` string: the room's last committed ``protocol.Session`` snapshot (JSON) but its duplicate
+  window, which is the list ``P:seen:<handle>`` (msg ids, oldest first): a frame's commit appends its new ids
+  instead of rewriting thousands;
 - ``P:workers`` hash: worker → JSON heartbeat (Redis time in ms, capacity, rooms held);
 - ``P:sign:<key id>:<window>:<n>`` counters of sign requests per fixed window, ``P:sign:<key id>:pause``.
+
+Channel ``P:wake``: a message whenever a room is released or the wanted rooms change, so workers run a round at
+once instead of at their next (the rooms of a worker that stops move at once).
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PREFIX", "Lease", "RoomRecord", "Store", "WorkerRecord"]
 
+_HELD_STATES: Final = frozenset({"connecting", "live", "offline"})
+
 DEFAULT_PREFIX: Final = "tiktok-live"
 """The prefix of every Redis key a fleet uses (one Redis may hold several fleets with different prefixes)."""
 SIGN_GUARD: Final = 0.25
-"""Seconds at the end of a sign window in which no request starts (a tenth of the window when that is less)."""
+"""Seconds at the end of a sign window in which no request starts: it could reach the sign server in the next
+window and be counted there (a request takes a moment from Redis to the sign server, more on a loaded machine)."""
 
 _ACQUIRE: Final = """
 -- KEYS: lease, fence, room; ARGV: worker, lease_ms
@@ -54,30 +62,43 @@ end
 return 0
 """
 _RELEASE: Final = """
--- KEYS: lease, room; ARGV: holder value, state
+-- KEYS: lease, room; ARGV: holder value, state, wake channel (workers take the room in a round they run now)
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   local now = redis.call('TIME')
   redis.call('HSET', KEYS[2], 'holder', '', 'state', ARGV[2], 'since', now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('PUBLISH', ARGV[3], 'released')
   return 1
 end
 return 0
 """
 _COMMIT: Final = """
--- KEYS: lease, snapshot, room[, stream]; ARGV: holder value, snapshot JSON, maxlen (0: none), event lines...
+-- KEYS: lease, snapshot, room, seen[, stream]
+-- ARGV: holder value, snapshot JSON (without its duplicate window), maxlen (0: none), worker, token,
+--       seen mode ('append' or 'replace'), dedupe size, events (the frame's count, for the room's status),
+--       n (ids that follow), the n ids, then the event lines (none when the events go to another sink).
+-- Each stream entry: event (the JSON line), holder and token (who committed it, under which lease).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if KEYS[4] then
+local n = tonumber(ARGV[9])
+local first_line = 10 + n
+if KEYS[5] then
   local maxlen = tonumber(ARGV[3])
-  for i = 4, #ARGV do
+  for i = first_line, #ARGV do
     if maxlen > 0 then
-      redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 'event', ARGV[i])
+      redis.call('XADD', KEYS[5], 'MAXLEN', '~', maxlen, '*', 'event', ARGV[i], 'holder', ARGV[4], 'token', ARGV[5])
     else
-      redis.call('XADD', KEYS[4], '*', 'event', ARGV[i])
+      redis.call('XADD', KEYS[5], '*', 'event', ARGV[i], 'holder', ARGV[4], 'token', ARGV[5])
     end
   end
 end
 redis.call('SET', KEYS[2], ARGV[2])
-if #ARGV > 3 then redis.call('HINCRBY', KEYS[3], 'events', #ARGV - 3) end
+if ARGV[6] == 'replace' then redis.call('DEL', KEYS[4]) end
+for i = 10, 9 + n, 1000 do
+  redis.call('RPUSH', KEYS[4], unpack(ARGV, i, math.min(i + 999, 9 + n)))
+end
+local size = tonumber(ARGV[7])
+if size > 0 then redis.call('LTRIM', KEYS[4], -size, -1) else redis.call('DEL', KEYS[4]) end
+if tonumber(ARGV[8]) > 0 then redis.call('HINCRBY', KEYS[3], 'events', ARGV[8]) end
 return 1
 """
 _STATUS: Final = """
@@ -188,6 +209,8 @@ class WorkerRecord:
     capacity: int
     rooms: int
     started: int
+    lease: float | None = None
+    """The worker's lease (seconds): a heartbeat older than that means the worker is gone."""
 
     def age(self, now_ms: int) -> float:
         """Seconds since the last heartbeat."""
@@ -201,6 +224,7 @@ class WorkerRecord:
             "capacity": self.capacity,
             "rooms": self.rooms,
             "started": self.started,
+            "lease": self.lease,
         }
 
 
@@ -230,6 +254,11 @@ class Store:
         return f"{self._p}:rooms"
 
     @property
+    def wake_channel(self) -> str:
+        """The channel on which workers hear that rooms were released, added or removed."""
+        return f"{self._p}:wake"
+
+    @property
     def workers_key(self) -> str:
         """The hash of worker heartbeats."""
         return f"{self._p}:workers"
@@ -243,8 +272,12 @@ class Store:
         return f"{self._p}:lease:{handle}"
 
     def snapshot_key(self, handle: str) -> str:
-        """A room's committed snapshot."""
+        """A room's committed snapshot (but its duplicate window)."""
         return f"{self._p}:snap:{handle}"
+
+    def seen_key(self, handle: str) -> str:
+        """A room's committed duplicate window: a list of msg ids, oldest first."""
+        return f"{self._p}:seen:{handle}"
 
     def sign_keys(self, api_key: str | None) -> tuple[str, str]:
         """The counter prefix and pause key of one sign API key (hashed: the key itself never reaches Redis)."""
@@ -259,13 +292,16 @@ class Store:
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def add(self, handles: Sequence[str]) -> list[str]:
-        """Want ``handles``; returns those that were not wanted yet."""
+        """Want ``handles``; returns those that were not wanted yet (their state starts over: ``waiting``, no error,
+        so a room that failed or was removed is tried again)."""
         now = await self.now_ms()
         added = []
         for handle in handles:
             if await self.redis.hsetnx(self.rooms_key, handle, json.dumps({"added_at": now})):
-                await self.redis.hsetnx(self.room_key(handle), "state", "waiting")
+                await self.redis.hset(self.room_key(handle), mapping={"state": "waiting", "error": "", "since": now})
                 added.append(handle)
+        if added:
+            await self.wake()
         return added
 
     async def remove(self, handles: Sequence[str]) -> list[str]:
@@ -275,7 +311,13 @@ class Store:
             if await self.redis.hdel(self.rooms_key, handle):
                 await self.redis.hset(self.room_key(handle), "state", "removed")
                 removed.append(handle)
+        if removed:
+            await self.wake()
         return removed
+
+    async def wake(self) -> None:
+        """Tell every worker to run a round now (rooms to take or to stop)."""
+        await self.redis.publish(self.wake_channel, "wake")
 
     async def wanted(self) -> list[str]:
         """The rooms the fleet watches, sorted."""
@@ -295,10 +337,21 @@ class Store:
         """Extend ``lease``; False when it is no longer ours (expired, or taken over)."""
         return bool(await self._renew(keys=[self.lease_key(lease.handle)], args=[lease.value, _ms(lease_seconds)]))
 
+    async def renew_many(self, leases: Sequence[Lease], lease_seconds: float) -> list[bool]:
+        """Extend every lease in one round trip; for each, False when it is no longer ours."""
+        if not leases:
+            return []
+        ms = _ms(lease_seconds)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for lease in leases:
+                await self._renew(keys=[self.lease_key(lease.handle)], args=[lease.value, ms], client=pipe)
+            replies = await pipe.execute()
+        return [bool(reply) for reply in replies]
+
     async def release(self, lease: Lease, state: str = "waiting") -> bool:
         """Give ``lease`` up (only if still ours), leaving the room in ``state`` for another worker."""
         keys = [self.lease_key(lease.handle), self.room_key(lease.handle)]
-        return bool(await self._release(keys=keys, args=[lease.value, state]))
+        return bool(await self._release(keys=keys, args=[lease.value, state, self.wake_channel]))
 
     async def holder(self, handle: str) -> str | None:
         """The lease value of ``handle`` (``worker|token``), or None."""
@@ -308,12 +361,18 @@ class Store:
     # ── snapshots and exactly-once commits ──────────────────────────────────────────────────────────────────────
 
     async def snapshot(self, handle: str) -> dict[str, object] | None:
-        """The room's last committed snapshot, or None."""
-        raw = await self.redis.get(self.snapshot_key(handle))
+        """The room's last committed snapshot (its duplicate window included, as ``seen``), or None."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            _ = pipe.get(self.snapshot_key(handle))
+            _ = pipe.lrange(self.seen_key(handle), 0, -1)
+            raw, seen = await pipe.execute()
         if raw is None:
             return None
         data = json.loads(raw)
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        data["seen"] = [int(item) for item in seen]
+        return data
 
     async def commit(
         self,
@@ -321,15 +380,48 @@ class Store:
         snapshot: Mapping[str, object],
         lines: Sequence[str] = (),
         *,
+        seen_added: Sequence[int] | None = None,
+        events: int | None = None,
         stream: str | None = None,
         maxlen: int | None = None,
     ) -> bool:
-        """Atomically append ``lines`` to ``stream`` (one entry each, field ``event``) and store ``snapshot``, only
-        while ``lease`` is valid. False (nothing written) when the lease was lost: the caller must stop the room."""
-        keys = [self.lease_key(lease.handle), self.snapshot_key(lease.handle), self.room_key(lease.handle)]
+        """Atomically append ``lines`` to ``stream`` (one entry each: field ``event``, and ``holder`` and ``token``,
+        the lease it was committed under) and store ``snapshot``, only while ``lease`` is valid. False (nothing
+        written) when the lease was lost: the caller must stop the room.
+
+        The snapshot's duplicate window (``seen``) is kept apart: with ``seen_added``, only those ids are appended
+        to the stored window (trimmed to the snapshot's ``dedupe_size``), so a frame's commit stays small however
+        large the window; without it, the stored window becomes the snapshot's. ``events``: how many events the
+        frame had, for the room's status (default: the lines; give it when the events go to another sink)."""
+        keys = [
+            self.lease_key(lease.handle),
+            self.snapshot_key(lease.handle),
+            self.room_key(lease.handle),
+            self.seen_key(lease.handle),
+        ]
         if stream is not None:
             keys.append(stream)
-        args: list[str | int] = [lease.value, json.dumps(snapshot, separators=(",", ":")), maxlen or 0, *lines]
+        body = {key: value for key, value in snapshot.items() if key != "seen"}
+        size = snapshot.get("dedupe_size", 0)
+        if seen_added is None:
+            window = snapshot.get("seen", [])
+            ids: list[int] = [int(item) for item in window] if isinstance(window, list) else []
+            mode = "replace"
+        else:
+            ids, mode = list(seen_added), "append"
+        args: list[str | int] = [
+            lease.value,
+            json.dumps(body, separators=(",", ":")),
+            maxlen or 0,
+            lease.worker,
+            lease.token,
+            mode,
+            size if isinstance(size, int) else 0,
+            len(lines) if events is None else events,
+            len(ids),
+            *ids,
+            *lines,
+        ]
         return bool(await self._commit(keys=keys, args=args))
 
     async def set_status(self, lease: Lease, **fields: str | int) -> bool:
@@ -346,10 +438,11 @@ class Store:
 
     # ── workers ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-    async def heartbeat(self, worker: str, capacity: int, rooms: int, started: int) -> int:
-        """Record that ``worker`` is alive; returns Redis's time in ms."""
+    async def heartbeat(self, worker: str, capacity: int, rooms: int, started: int, lease: float | None = None) -> int:
+        """Record that ``worker`` is alive (with its ``lease``, so anyone can tell when it is gone); returns Redis's
+        time in ms."""
         now = await self.now_ms()
-        record = {"heartbeat": now, "capacity": capacity, "rooms": rooms, "started": started}
+        record = {"heartbeat": now, "capacity": capacity, "rooms": rooms, "started": started, "lease": lease}
         await self.redis.hset(self.workers_key, worker, json.dumps(record))
         return now
 
@@ -370,20 +463,35 @@ class Store:
                     int(data.get("capacity", 0)),
                     int(data.get("rooms", 0)),
                     int(data.get("started", 0)),
+                    float(data["lease"]) if isinstance(data.get("lease"), int | float) else None,
                 )
             )
         return sorted(records, key=lambda record: record.name)
 
     async def rooms(self) -> list[RoomRecord]:
-        """The status of every wanted room, sorted by handle."""
+        """The status of every wanted room, sorted by handle (two round trips, whatever the number of rooms).
+
+        ``holder`` comes from the lease itself: a room whose holder died without releasing it shows no holder
+        (and state ``waiting``) as soon as the lease has expired, whatever its status hash last said."""
+        handles = await self.wanted()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for handle in handles:
+                _ = pipe.hgetall(self.room_key(handle))
+                _ = pipe.get(self.lease_key(handle))
+            replies = await pipe.execute()
         records = []
-        for handle in await self.wanted():
-            data = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.room_key(handle))).items()}
+        for index, handle in enumerate(handles):
+            data = {_text(k): _text(v) for k, v in replies[2 * index].items()}
+            lease = replies[2 * index + 1]
+            holder = _text(lease).rpartition("|")[0] if lease is not None else ""
+            state = data.get("state", "waiting")
+            if not holder and state in _HELD_STATES:
+                state = "waiting"  # its holder is gone (the lease expired): it waits for a worker
             records.append(
                 RoomRecord(
                     handle=handle,
-                    state=data.get("state", "waiting"),
-                    holder=data.get("holder", ""),
+                    state=state,
+                    holder=holder,
                     since=int(data["since"]) if data.get("since", "").isdigit() else None,
                     events=int(data.get("events", "0") or 0),
                     reconnects=int(data.get("reconnects", "0") or 0),
@@ -401,13 +509,13 @@ class Store:
         returns 0. Else counts nothing and returns the seconds to wait before asking again.
 
         Windows are aligned on Redis's clock (window ``n`` of ``s`` seconds is ``[n*s, (n+1)*s)`` since the epoch),
-        as a sign server counts them; no request starts in the last :data:`SIGN_GUARD` of a window (a tenth of a
-        short window), since it might reach the sign server in the next window and be counted there."""
+        as a sign server counts them; no request starts in the last :data:`SIGN_GUARD` seconds of a window, since it
+        might reach the sign server in the next window and be counted there."""
         counters, pause = self.sign_keys(api_key)
         args: list[str | int] = [len(windows)]
         for seconds, maximum in windows:
             whole = _window_seconds(seconds)
-            args += [whole, maximum, int(min(SIGN_GUARD, whole / 10) * 1000)]
+            args += [whole, maximum, int(SIGN_GUARD * 1000)]
         wait_ms = int(await self._sign(keys=[counters, pause], args=args))
         return wait_ms / 1000
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -109,8 +110,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = actions.add_parser("status", help="rooms and workers")
     common(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    status.add_argument("--lease", type=_positive(float), default=15.0, help="the workers' lease (default 15)")
-    fleet.set_defaults(json=False, events=None)
+    status.add_argument(
+        "--lease",
+        type=_positive(float),
+        default=15.0,
+        help="a worker's lease when its heartbeat does not say (default 15)",
+    )
+    fleet.set_defaults(json=False, events=None, summary=False)  # no stream of its own: nothing to sum up
 
 
 async def run(args: argparse.Namespace, printer: Printer) -> int:
@@ -138,6 +144,10 @@ async def run(args: argparse.Namespace, printer: Printer) -> int:
 async def _worker(args: argparse.Namespace, printer: Printer) -> int:
     from tiktok_live._config import ClientConfig
     from tiktok_live.fleet._worker import Worker
+
+    fleet_logger = logging.getLogger("tiktok_live.fleet")
+    if fleet_logger.getEffectiveLevel() > logging.INFO:
+        fleet_logger.setLevel(logging.INFO)  # a worker is a service: rooms taken, handed over and lost are its log
 
     urls = {name: getattr(args, name) for name in ("sign_url", "web_url", "webcast_url") if getattr(args, name)}
     config = ClientConfig(sign_api_key=args.sign_api_key, proxy=args.proxy, **urls)

@@ -2,6 +2,10 @@
 
 Prints one start line, ``tiktok-live simulator: http://127.0.0.1:<port> serving @<user>``, then one line per
 client-duty violation as it happens. Point a client at the URL (web, webcast and sign URL alike).
+
+Many hosts on the one origin: ``--users a,b,c``, or ``--rooms N`` for hosts ``host1`` … ``hostN`` (zero-padded to
+the same width); each has its own room id, script (the scenario built for it) and msg ids. The start line then
+names them all: ``… serving @a, @b, @c``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port; default 8765)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--user", default="simulator", help="the host's @unique id (default simulator)")
+    hosts = parser.add_mutually_exclusive_group()
+    hosts.add_argument("--users", default=None, metavar="A,B,…", help="serve many hosts: comma-separated @ids")
+    hosts.add_argument("--rooms", type=int, default=None, metavar="N", help="serve N hosts: host1 … hostN")
     parser.add_argument(
         "--scenario", default="default", choices=sorted(SCENARIOS), help="what to play (default: default)"
     )
@@ -45,20 +52,38 @@ def _emit(line: str) -> None:
     sys.stdout.flush()
 
 
+def host_names(rooms: int) -> list[str]:
+    """The hosts of ``--rooms N``: ``host1`` … ``hostN``, zero-padded to one width (so they sort in order)."""
+    width = len(str(rooms))
+    return [f"host{number:0{width}d}" for number in range(1, rooms + 1)]
+
+
+def _users(args: argparse.Namespace) -> list[str] | None:
+    if args.rooms is not None:
+        if args.rooms < 1:
+            raise ValueError("--rooms needs at least 1")
+        return host_names(args.rooms)
+    if args.users is not None:
+        return [user.strip() for user in args.users.split(",") if user.strip()]
+    return None
+
+
 async def _serve(args: argparse.Namespace) -> int:
-    simulator = Simulator(
-        args.user,
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        speed=args.speed,
-        loop=args.loop,
-        ping_interval=args.ping_interval,
-        on_violation=_emit,
-    )
     try:
+        users = _users(args)
+        simulator = Simulator(
+            args.user,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            speed=args.speed,
+            loop=args.loop,
+            ping_interval=args.ping_interval,
+            on_violation=_emit,
+            users=users,
+        )
         simulator.use_scenario(recording_scenario(args.recording) if args.recording else args.scenario)
-    except (ScenarioError, RecordingError) as error:
+    except (ScenarioError, RecordingError, ValueError) as error:
         sys.stderr.write(f"tiktok-live simulator: {error}\n")
         return 2
     stop = asyncio.Event()
@@ -69,7 +94,8 @@ async def _serve(args: argparse.Namespace) -> int:
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt instead
             pass
     async with simulator:
-        _emit(f"tiktok-live simulator: {simulator.url} serving @{simulator.user}")
+        names = ", ".join(f"@{name}" for name in simulator.hosts)
+        _emit(f"tiktok-live simulator: {simulator.url} serving {names}")
         await stop.wait()
     return 0
 

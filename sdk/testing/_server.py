@@ -15,10 +15,6 @@ Routes (all on ``Simulator.url``, at TikTok's paths):
 from __future__ import annotations
 
 import asyncio
-import base64
-import hmac
-import html
-import json
 import logging
 import math
 import random
@@ -32,9 +28,12 @@ from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
 
 from aiohttp import web
 
-from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live._generated.pb import transport_pb2
+from tiktok_live.testing import _routes as routes
 from tiktok_live.testing._connection import Faults, SimulatedConnection
+from tiktok_live.testing._hosts import SignWindows, dispatcher, make_hosts, msg_id_base
 from tiktok_live.testing._messages import MessageSpec, make_user
+from tiktok_live.testing._routes import GIFT_CATALOGUE, LIVE, OFFLINE, SignRequest, Token
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 from tiktok_live.testing._video import VIDEO_PATH, VideoFeed
 
@@ -52,41 +51,9 @@ logger = logging.getLogger("tiktok_live.testing")
 
 WS_PATH: Final = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 """The push WebSocket's path; ``push_server`` in the sign bundle points here."""
-USER_NOT_FOUND: Final = 19881007
-"""``statusCode`` of ``/api-live/user/room/`` for an unknown user."""
-LIVE: Final = 2
-OFFLINE: Final = 4
-_SECRET_PARAMS: Final = frozenset({"apikey", "api_key", "session_id", "sessionid"})
 _CURSOR = re.compile(r"^sim-(\d+)-(\d+)-(\d+)$")
-_MALFORMED_BODY: Final = b"<html><body>Please wait while we verify your browser...</body></html>"
-_HISTORY_COMMENTS: Final = 3
 _CLOSE_TIMEOUT: Final = 2.0
 _T = TypeVar("_T")
-
-GIFT_CATALOGUE: Final = (
-    # (id, name, diamonds, type): type 1 gifts are streakable.
-    (5655, "Rose", 1, 1),
-    (5269, "TikTok", 1, 1),
-    (5487, "Finger Heart", 5, 1),
-    (5658, "Perfume", 20, 1),
-    (5879, "Doughnut", 30, 1),
-    (5660, "Hand Hearts", 100, 1),
-    (6369, "Lion", 29999, 2),
-    (7934, "Universe", 34999, 2),
-)
-"""The gifts ``/webcast/gift/list/`` serves: ``(id, name, diamond_count, type)``; the ids match the scenarios'."""
-_HIDDEN_GIFT: Final = (6064, "GG", 1, 1)
-"""A gift in the catalogue that the panel does not show (``is_displayed_on_panel: false``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignRequest:
-    """One request the sign server received: its query (secrets redacted), whether an API key header came with it
-    (never the key itself), and the HTTP status it was answered with."""
-
-    query: dict[str, str]
-    has_api_key: bool
-    status: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +66,6 @@ class HandshakeRejection:
     """The ``handshake-msg`` header (``DEVICE_BLOCKED``, ``illegal secret key``)."""
     reason: str
     """Why, in words (not sent to the client)."""
-
-
-@dataclass(slots=True)
-class _Token:
-    room_id: int
-    user_agent: str
-    position: int
-    issued: float
 
 
 class Simulator:
@@ -155,9 +114,21 @@ class Simulator:
     Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
     (length, pace, a drop fault, the qualities offered and which forms name them).
 
-    Records: ``requests`` (the path of every HTTP request), ``violations``, ``sign_requests``, ``rejections``,
-    ``acks``, ``heartbeats``, ``enter_room``, ``connections``, ``frames_sent``, ``ws_pings`` (and
-    ``sign_requests_waiting`` now); ``on_violation`` is called with each violation as it happens.
+    Records: ``requests`` (the path of every HTTP request), ``live_checks`` (the room ids of each live check),
+    ``violations``, ``sign_requests``, ``rejections``, ``acks``, ``heartbeats``, ``enter_room``, ``connections``,
+    ``frames_sent``, ``ws_pings`` (and ``sign_requests_waiting`` now); ``on_violation`` is called with each
+    violation as it happens.
+    :meth:`sign_counts` gives the sign requests per fixed window.
+
+    Many hosts: ``Simulator(users=["a", "b", ...])`` serves every one of them on the one origin, each a
+    :class:`Simulator` of its own in :attr:`hosts` (seed ``seed + i``: its own room id, tokens and log ids; msg
+    ids in a range of its own; the constructor's room, script, LIVE and WebSocket options, and ``scenario`` built
+    for its user). The pages, APIs, WebSocket and video go to the host the request names (``@user``, ``uniqueId``,
+    the room id); the sign server, the live check and the gift list are the origin's (its sign options and
+    records). :meth:`script`, :meth:`use_scenario`, :meth:`clear_script` and :meth:`clear_records` act on every
+    host; change other options on a host itself (``sim.hosts["a"].offline = True``). Violations of every host are
+    also recorded on the origin, as ``violation: @user …``. The origin is nobody's host (``user`` is empty,
+    ``room_id`` 0), so :meth:`client` is a host's (``sim.hosts["a"].client()``).
     """
 
     def __init__(
@@ -197,6 +168,7 @@ class Simulator:
         server_heartbeat_interval: float | None = None,
         on_violation: Callable[[str], None] | None = None,
         max_records: int = 10_000,
+        users: Sequence[str] | None = None,
     ) -> None:
         if not speed > 0:  # NaN too
             raise ValueError("speed must be positive (math.inf: no delays)")
@@ -255,6 +227,8 @@ class Simulator:
 
         self.requests: list[str] = []
         """The path of every HTTP request received (pages, APIs, sign server, WebSocket upgrades), in order."""
+        self.live_checks: list[tuple[int, ...]] = []
+        """The room ids each ``/webcast/room/check_alive/`` request asked about (a batch: several)."""
         self.violations: list[str] = []
         """Every breach of a client duty, one line each, starting with ``violation:``."""
         self.sign_requests: list[SignRequest] = []
@@ -277,13 +251,25 @@ class Simulator:
         self.ws_pings = 0
         """WebSocket-level pings received (TikTok answers none; each connection's first is a violation)."""
 
+        self.sign_windows = SignWindows()
+        """Sign requests per fixed window of arrival (see :meth:`sign_counts`)."""
+        self._origin: Simulator | None = None
+        self._id_base = msg_id_base(seed, None)
+        self._lives_per_range = 1000
+        self._hosts_by_name: dict[str, Simulator] = {}
+        self.hosts: dict[str, Simulator] = {self.user: self}
+        """The hosts served, by @handle: this simulator itself, or each host of ``users``."""
         self._steps: list[Step] = []
         self._live = 0
         self._live_ended = False
         self._strict_clients: weakref.WeakSet[TikTokLiveClient] = weakref.WeakSet()
-        if scenario is not None:
+        if users is not None:
+            self.hosts = make_hosts(self, users, scenario, Simulator)
+            self._hosts_by_name = {name.casefold(): host for name, host in self.hosts.items()}
+            self.user, self.room_id = "", 0  # the origin itself is nobody's host
+        elif scenario is not None:
             self.use_scenario(scenario)
-        self._tokens: dict[str, _Token] = {}
+        self._tokens: dict[str, Token] = {}
         self._used_tokens: dict[str, float] = {}
         self._sign_failures = 0
         self._runner: web.AppRunner | None = None
@@ -303,7 +289,12 @@ class Simulator:
         self._stopping = asyncio.Event()  # fresh events: a restart may run in another event loop
         self._idle = asyncio.Event()
         self._idle.set()
-        app = web.Application(middlewares=[self._record_request])
+        for host in self._hosts_by_name.values():
+            host._stopping = self._stopping
+            host._idle = asyncio.Event()
+            host._idle.set()
+        many = [dispatcher(self)] if self._hosts_by_name else []
+        app = web.Application(middlewares=[self._record_request, *many])
         app.router.add_get("/@{user}/live", self._handle_page)
         app.router.add_get("/api-live/user/room/", self._handle_user_room)
         app.router.add_get("/api-live/user/room", self._handle_user_room)
@@ -334,12 +325,14 @@ class Simulator:
             return
         self._port = None
         self._stopping.set()  # releases delayed sign requests
-        connections = list(self._active)
+        connections = [connection for host in self._served() for connection in host._active]
         await asyncio.gather(*(connection.shutdown(_CLOSE_TIMEOUT) for connection in connections))
         try:
-            await asyncio.wait_for(self._idle.wait(), _CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.wait_idle(), _CLOSE_TIMEOUT)
         except TimeoutError:
-            logger.warning("simulator: %d connection(s) did not finish closing", len(self._active))
+            logger.warning(
+                "simulator: %d connection(s) did not finish closing", sum(len(host._active) for host in self._served())
+            )
         await runner.cleanup()
         logger.info("simulator stopped")
 
@@ -356,13 +349,20 @@ class Simulator:
 
     async def wait_idle(self) -> None:
         """Wait until no WebSocket connection is open (and every duty check of the closed ones has run)."""
-        await self._idle.wait()
+        for host in self._served():
+            await host._idle.wait()
+
+    def _served(self) -> tuple[Simulator, ...]:
+        """The simulators whose connections this one serves: itself, or its hosts."""
+        return tuple(self._hosts_by_name.values()) or (self,)
 
     # ── addresses ───────────────────────────────────────────────────────────────────────────────────────────
 
     @property
     def port(self) -> int:
         """The TCP port being served (the real one when constructed with port 0); RuntimeError before start."""
+        if self._origin is not None:
+            return self._origin.port
         if self._port is None:
             raise RuntimeError("the simulator is not started: use `async with Simulator() as sim` or `await start()`")
         return self._port
@@ -376,6 +376,26 @@ class Simulator:
     def push_server(self) -> str:
         """The WebSocket URL the sign bundle hands out (``push_server``)."""
         return f"ws://{self.host}:{self.port}{WS_PATH}"
+
+    def host_named(self, user: str) -> Simulator:
+        """The host serving ``user`` (``@`` optional, any case); KeyError when none does."""
+        host = self._host_named(user)
+        if host is None:
+            raise KeyError(f"this simulator serves no @{user.removeprefix('@')}")
+        return host
+
+    def _host_named(self, user: str) -> Simulator | None:
+        name = user.removeprefix("@").casefold()
+        if self._hosts_by_name:
+            return self._hosts_by_name.get(name)
+        return self if self._is_host(name) else None
+
+    def _host_of_room(self, room_id: int) -> Simulator | None:
+        """The host whose current room is ``room_id``, or None."""
+        for host in self._served():
+            if host.room_id == room_id:
+                return host
+        return None
 
     def config(self, **options: Unpack[ClientOptions]) -> ClientConfig:
         """The connection options of a client of this simulator: every base URL pointed here and, when the
@@ -409,6 +429,8 @@ class Simulator:
         """
         from tiktok_live.client import TikTokLiveClient
 
+        if self._hosts_by_name:
+            raise ValueError('this simulator serves many hosts: ask one for its client (sim.hosts["user"].client())')
         options.setdefault("strict", True)
         client = TikTokLiveClient(
             f"@{self.user}",
@@ -436,7 +458,10 @@ class Simulator:
         :func:`gift_streak`, say), becomes one frame per message, each ``delay`` seconds after the previous.
 
         Once a connection has played the end of the current LIVE (:func:`end`), the next call starts a new LIVE
-        instead: the old steps are dropped and msg ids and cursors start afresh (see :meth:`clear_script`)."""
+        instead: the old steps are dropped and msg ids and cursors start afresh (see :meth:`clear_script`). On a
+        many-host simulator: to every host's script."""
+        for host in self._hosts_by_name.values():
+            host.script(*items, delay=delay)
         if self._live_ended:
             self._next_live()
         for item in items:
@@ -450,9 +475,12 @@ class Simulator:
     def use_scenario(self, scenario: str | Scenario, *, speed: float | None = None, seed: int | None = None) -> None:
         """Replace the script with ``scenario`` (a built-in name, built for this host with ``seed`` or the
         simulator's seed, or a :class:`Scenario`), and optionally set ``speed``. Replacing a script starts a new
-        LIVE (see :meth:`clear_script`)."""
+        LIVE (see :meth:`clear_script`). On a many-host simulator: on every host (a built-in name built for each,
+        with its own seed unless ``seed`` is given)."""
         if speed is not None and not speed > 0:  # NaN too
             raise ValueError("speed must be positive (math.inf: no delays)")
+        for host in self._hosts_by_name.values():
+            host.use_scenario(scenario, speed=speed, seed=seed)
         if isinstance(scenario, str):
             scenario = load_scenario(scenario, self.seed if seed is None else seed, self.user)
         self._next_live()
@@ -496,8 +524,10 @@ class Simulator:
         """Remove every step and start a new LIVE: the messages scripted next get msg ids no earlier LIVE of this
         simulator used, so a client that watched the previous one (and remembers its ids to drop duplicates) sees
         all of them; cursors of the previous LIVE no longer resume. Connections already playing stop after their
-        current step."""
+        current step. On a many-host simulator: every host's."""
         self._next_live()
+        for host in self._hosts_by_name.values():
+            host.clear_script()
 
     @property
     def live_number(self) -> int:
@@ -520,9 +550,19 @@ class Simulator:
         for records in (self.violations, self.sign_requests, self.rejections, self.acks, self.heartbeats):
             records.clear()
         self.requests.clear()
+        self.live_checks.clear()
         self.enter_room.clear()
         self.connections = self.frames_sent = self.ws_pings = 0
         self._sign_failures = 0
+        self.sign_windows.clear()
+        for host in self._hosts_by_name.values():
+            host.clear_records()
+
+    def sign_counts(self, seconds: int = 1) -> dict[int, int]:
+        """Sign requests received per fixed window of ``seconds`` (whole seconds): ``{window start: count}``, the
+        windows aligned on the epoch as sign servers count them (window ``n`` is ``[n*s, (n+1)*s)``), by arrival
+        time. For checking that clients kept to a budget: ``max(sim.sign_counts(60).values()) <= 30``."""
+        return self.sign_windows.windows(seconds)
 
     def cursor(self, position: int) -> str:
         """The cursor meaning "the first ``position`` steps of the current LIVE were delivered": resuming with it
@@ -555,9 +595,10 @@ class Simulator:
     def _msg_id(self, position: int, index: int) -> int:
         # Snowflake-like 19-digit ids, a pure function of (seed, LIVE, position, index): a message keeps its id when
         # the sign bundle repeats it as history, and the next LIVE's never repeat this one's (1,000 LIVEs, 244
-        # million steps each, fit below 2**63).
-        live = (self._live % 1000) * 10**12
-        return 7_400_000_000_000_000_000 + (self.seed % 997) * 10**15 + live + position * 4096 + index
+        # million steps each, fit below 2**63). Each host of a many-host simulator has a range of its own, for 100
+        # LIVEs (see _hosts.msg_id_base).
+        live = (self._live % self._lives_per_range) * 10**12
+        return self._id_base + live + position * 4096 + index
 
     def _played(self, step: Step) -> None:
         """A connection sent ``step``: when it ends the stream, the next :meth:`script` starts a new LIVE."""
@@ -574,6 +615,9 @@ class Simulator:
 
     def _report_violation(self, text: str) -> None:
         self._record(self.violations, text)
+        if self._origin is not None:
+            self._origin._report_violation(text.replace("violation:", f"violation: @{self.user}", 1))
+            return
         logger.warning("%s", text)
         if self.on_violation is not None:
             try:
@@ -591,6 +635,8 @@ class Simulator:
     # ── pages and APIs ──────────────────────────────────────────────────────────────────────────────────────
 
     def _is_host(self, unique_id: str) -> bool:
+        if self._hosts_by_name:
+            return False  # a many-host origin is nobody's host
         return unique_id.removeprefix("@").casefold() == self.user.casefold()
 
     @property
@@ -608,264 +654,26 @@ class Simulator:
                 return LIVE
         return OFFLINE
 
-    def _avatar_urls(self) -> list[str]:
-        return list(self.host_user.avatar_thumb.m_urls)
-
     async def _handle_page(self, request: web.Request) -> web.Response:
-        unique_id = request.match_info["user"]
-        if self.page_layout_changed:
-            body = "<!DOCTYPE html><html><head><title>TikTok</title></head><body><div id='app'></div></body></html>"
-            return web.Response(text=body, content_type="text/html")
-        state: dict[str, object] = {"AppContext": {"appContext": {"region": "US", "language": "en"}}}
-        if self._is_host(unique_id):
-            status = self._host_status()
-            state["LiveRoom"] = {
-                "liveRoomUserInfo": {
-                    "user": {
-                        "id": str(self.host_user.id),
-                        "roomId": str(self.room_id),
-                        "uniqueId": self.user,
-                        "nickname": self.nickname,
-                        "secUid": self.host_user.sec_uid,
-                        "avatarThumb": self._avatar_urls()[0],
-                        "status": status,
-                    },
-                    "liveRoom": {
-                        "status": status,
-                        "title": self.title,
-                        "startTime": self.started_at,
-                        "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
-                    },
-                }
-            }
-        data = json.dumps(state, ensure_ascii=False).replace("</", "<\\/")
-        body = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.nickname)} '
-            f"(@{html.escape(self.user)}) is "
-            f'LIVE | TikTok</title></head><body><div id="app"></div><script id="SIGI_STATE" type="application/json">'
-            f"{data}</script></body></html>"
-        )
-        return web.Response(text=body, content_type="text/html")
+        return routes.page(self, request)
 
     async def _handle_user_room(self, request: web.Request) -> web.Response:
-        unique_id = request.query.get("uniqueId", "")
-        if not self._is_host(unique_id):
-            return web.json_response({"statusCode": USER_NOT_FOUND, "message": "user_not_found", "data": None})
-        status = self._host_status()
-        data = {
-            "user": {
-                "id": str(self.host_user.id),
-                "roomId": str(self.room_id),
-                "status": status,
-                "uniqueId": self.user,
-                "nickname": self.nickname,
-                "secUid": self.host_user.sec_uid,
-                "signature": "simulated host",
-                "avatarLarger": self._avatar_urls()[-1],
-            },
-            "liveRoom": {
-                "status": status,
-                "title": self.title,
-                "startTime": self.started_at,
-                "liveRoomStats": {"userCount": self.viewer_count, "enterCount": self.viewer_count * 3},
-            },
-            "stats": {
-                "followingCount": self.host_user.follow_info.following_count,
-                "followerCount": self.host_user.follow_info.follower_count,
-            },
-        }
-        return web.json_response({"statusCode": 0, "message": "", "data": data})
+        return routes.user_room(self, request)
 
     async def _handle_check_alive(self, request: web.Request) -> web.Response:
-        ids = [part for part in request.query.get("room_ids", "").split(",") if part]
-        if not ids or not all(part.isdigit() for part in ids):
-            return web.json_response({"data": {"message": "Request params error"}, "status_code": 10011})
-        rooms = [
-            {"alive": int(part) == self.room_id and not self.offline, "room_id": int(part), "room_id_str": part}
-            for part in ids
-        ]
-        return web.json_response({"data": rooms, "status_code": 0})
+        return routes.check_alive(self, request)
 
     async def _handle_room_info(self, request: web.Request) -> web.Response:
-        if self.age_restricted:
-            prompts = "Request params error"
-            return web.json_response({"data": {"message": prompts, "prompts": prompts}, "status_code": 10011})
-        if request.query.get("room_id") != str(self.room_id):
-            return web.json_response({"data": {"prompts": ""}, "status_code": 0})  # a stale room id (TLC#244)
-        avatars = self._avatar_urls()
-        data: dict[str, object] = {
-            "status": self._status,
-            "id": self.room_id,
-            "id_str": str(self.room_id),
-            "title": self.title,
-            "user_count": self.viewer_count,
-            "create_time": self.started_at,
-            "cover": {"url_list": [f"{self.url}/static/cover/{self.room_id}.jpeg"], "uri": f"cover/{self.room_id}"},
-            "owner": {
-                "id": self.host_user.id,
-                "id_str": str(self.host_user.id),
-                "display_id": self.user,
-                "nickname": self.nickname,
-                "sec_uid": self.host_user.sec_uid,
-                "bio_description": "simulated host",
-                "avatar_thumb": {"url_list": avatars[:1]},
-                "avatar_large": {"url_list": avatars[-1:]},
-                "follow_info": {
-                    "follower_count": self.host_user.follow_info.follower_count,
-                    "following_count": self.host_user.follow_info.following_count,
-                },
-            },
-            "stats": {"like_count": self.like_count, "total_user": self.viewer_count * 3},
-            "age_restricted": {"restricted": False, "age_interval": 0, "source": 0},
-        }
-        data["stream_url"] = self.video.stream_url(self.url, self.room_id)
-        return web.json_response({"data": data, "extra": {"now": int(time.time() * 1000)}, "status_code": 0})
+        return routes.room_info(self, request)
 
     async def _handle_gift_list(self, request: web.Request) -> web.Response:
-        if self.gift_list_status != 200:
-            return web.Response(status=self.gift_list_status, text=f"gift list error {self.gift_list_status}")
-        gifts = [self._gift_json(*entry, on_panel=True) for entry in GIFT_CATALOGUE]
-        gifts.append(self._gift_json(*_HIDDEN_GIFT, on_panel=False))
-        return web.json_response({"data": {"gifts": gifts, "doodle_templates": []}, "extra": {}, "status_code": 0})
-
-    def _gift_json(
-        self, gift_id: int, name: str, diamonds: int, gift_type: int, *, on_panel: bool
-    ) -> dict[str, object]:
-        slug = name.lower().replace(" ", "_")
-        image = {"url_list": [f"{self.url}/static/gift/{slug}.png"], "uri": f"webcast-va/gift_{slug}"}
-        return {
-            "id": gift_id,
-            "name": name,
-            "describe": f"sent {name}",
-            "diamond_count": diamonds,
-            "type": gift_type,
-            "combo": gift_type == 1,
-            "duration": 1000 if gift_type == 1 else 5000,
-            "image": image,
-            "icon": image,
-            "is_displayed_on_panel": on_panel,
-            "is_broadcast_gift": diamonds >= 10_000,
-            "for_linkmic": True,
-        }
+        return routes.gift_list(self, request)
 
     async def _handle_video(self, request: web.Request) -> web.StreamResponse:
         return await self.video.handle(self, request)
 
-    # ── sign server ─────────────────────────────────────────────────────────────────────────────────────────
-
     async def _handle_sign(self, request: web.Request) -> web.Response:
-        if self.sign_delay > 0:
-            self.sign_requests_waiting += 1
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.sign_delay)
-            except TimeoutError:
-                pass
-            finally:
-                self.sign_requests_waiting -= 1
-        response = self._sign_response(request)
-        query = {key: "<redacted>" if key.lower() in _SECRET_PARAMS else value for key, value in request.query.items()}
-        self._record(self.sign_requests, SignRequest(query, "X-Api-Key" in request.headers, response.status))
-        return response
-
-    def _sign_response(self, request: web.Request) -> web.Response:
-        if self._stopping.is_set():
-            return web.Response(status=503, text="sign server shutting down")
-        if self.required_api_key is not None:
-            key = request.headers.get("X-Api-Key", "")
-            if not hmac.compare_digest(key.encode(), self.required_api_key.encode()):
-                message = "Invalid API key" if key else "An API key is required (X-Api-Key header)"
-                return web.json_response({"code": 401, "message": message}, status=401)
-        failure = self.sign_status if self.sign_status not in (None, 200) else None
-        if failure is None and self.sign_fail_times and not self.sign_malformed:
-            failure = 503
-        failing = (failure is not None or self.sign_malformed) and (
-            self.sign_fail_times is None or self._sign_failures < self.sign_fail_times
-        )
-        if failing:
-            self._sign_failures += 1
-            if failure is not None:
-                return self._sign_error(failure)
-            return web.Response(body=_MALFORMED_BODY, content_type="application/protobuf", headers=self._cookies())
-        room = request.query.get("room_id", "")
-        if not room.isdigit():
-            return web.json_response({"code": 400, "message": "room_id is required (a number)"}, status=400)
-        position = self._parse_cursor(request.query.get("cursor")) or 0
-        return self._bundle(int(room), request.query.get("user_agent", ""), position)
-
-    def _sign_error(self, status: int) -> web.Response:
-        if status == 429:
-            retry = self.sign_retry_after
-            headers = {
-                "Retry-After": f"{retry:g}",
-                "RateLimit-Limit": "5",
-                "RateLimit-Remaining": "0",
-                "RateLimit-Reset": str(int(time.time() + retry)),
-            }
-            body = {
-                "code": 429,
-                "message": f"Too many connections started, try again in {retry:g} seconds.",
-                "limit_label": "minute",
-            }
-            return web.json_response(body, status=429, headers=headers)
-        if status in (401, 403):
-            message = "Invalid API key" if status == 401 else "This endpoint requires a paid plan"
-            return web.json_response({"code": status, "message": message}, status=status)
-        if status >= 500:
-            return web.Response(status=status, text=f"sign server error {status} (simulated)")
-        return web.json_response({"code": status, "message": f"simulated sign error {status}"}, status=status)
-
-    def _cookies(self) -> dict[str, str]:
-        ttwid = base64.urlsafe_b64encode(self._rng.randbytes(32)).decode().rstrip("=")
-        chain = base64.b64encode(self._rng.randbytes(24)).decode()
-        return {"X-Set-TT-Cookie": f"ttwid=1%7C{ttwid}%7C{int(time.time())}; tt_chain_token={chain}"}
-
-    def _bundle(self, room_id: int, user_agent: str, position: int) -> web.Response:
-        now = time.monotonic()
-        for value, token in list(self._tokens.items()):
-            if now - token.issued > self.token_ttl:
-                del self._tokens[value]
-        for value, used in list(self._used_tokens.items()):
-            if now - used > self.token_ttl:
-                del self._used_tokens[value]
-        token_value = f"{self._rng.getrandbits(128):032x}"
-        self._tokens[token_value] = _Token(room_id, user_agent, position, now)
-        now_ms = int(time.time() * 1000)
-        result = webcast_pb2.ProtoMessageFetchResult(
-            cursor=self.cursor(position),
-            internal_ext=f"internal_src:sim|first_req_ms:{now_ms}|seq:{position}",
-            now=now_ms,
-            fetch_interval=1000,
-            is_first=True,
-            need_ack=False,
-            push_server=self.push_server,
-            heartbeat_duration=10_000,
-            messages=self._history(position),
-        )
-        result.route_params["wrss"] = token_value
-        result.route_params["imprp"] = base64.urlsafe_b64encode(self._rng.randbytes(18)).decode()
-        headers = {**self._cookies(), "X-Room-Id": str(room_id)}
-        return web.Response(body=result.SerializeToString(), content_type="application/protobuf", headers=headers)
-
-    def _history(self, position: int) -> list[webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage]:
-        """``history`` plus the last comments of the script before ``position`` (what the room shows now)."""
-        picked: list[tuple[int, int, MessageSpec]] = [(-1 - i, 0, spec) for i, spec in enumerate(self.history)]
-        recent: list[tuple[int, int, MessageSpec]] = []
-        for earlier in range(min(position, len(self._steps)) - 1, -1, -1):
-            for index, spec in enumerate(self._steps[earlier].messages):
-                if spec.method == "WebcastChatMessage" and len(recent) < _HISTORY_COMMENTS:
-                    recent.append((earlier, index, spec))
-            if len(recent) >= _HISTORY_COMMENTS:
-                break
-        create_time = int(time.time() * 1000)
-        return [
-            webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage(
-                method=spec.method,
-                payload=spec.render(msg_id=self._msg_id(pos, index), room_id=self.room_id, create_time=create_time),
-                msg_id=self._msg_id(pos, index),
-                is_history=True,
-            )
-            for pos, index, spec in picked + recent[::-1]
-        ]
+        return await routes.sign(self, request)
 
     # ── WebSocket ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -874,7 +682,7 @@ class Simulator:
         logger.info("simulator refused a WebSocket: %s (%s)", message, reason)
         return web.Response(status=200, headers={"handshake-status": str(status), "handshake-msg": message})
 
-    def _take_token(self, value: str) -> tuple[_Token | None, str]:
+    def _take_token(self, value: str) -> tuple[Token | None, str]:
         if not value:
             return None, "no wrss token in the query"
         token = self._tokens.pop(value, None)

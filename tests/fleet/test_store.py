@@ -45,10 +45,11 @@ async def test_an_expired_lease_cannot_commit_after_another_worker_took_the_room
         new = await store.acquire("a", "w2", 5)
         await asyncio.sleep(0.01)
     assert not await store.commit(old, {"cursor": "2"}, ['{"n":2}'], stream="out")  # fenced off: nothing written
-    assert await store.snapshot("a") == {"cursor": "1"}
+    assert await store.snapshot("a") == {"cursor": "1", "seen": []}
     assert await store.commit(new, {"cursor": "3"}, ['{"n":3}'], stream="out")
     entries = await store.redis.xrange("out")
     assert [json.loads(fields[b"event"]) for _, fields in entries] == [{"n": 1}, {"n": 3}]
+    assert [(fields[b"holder"], fields[b"token"]) for _, fields in entries] == [(b"w1", b"1"), (b"w2", b"2")]
     room = await store.redis.hgetall(store.room_key("a"))
     assert room[b"events"] == b"2" and room[b"holder"] == b"w2" and room[b"token"] == b"2"
 
@@ -56,8 +57,25 @@ async def test_an_expired_lease_cannot_commit_after_another_worker_took_the_room
 async def test_commit_without_events_stores_the_snapshot(store: Store) -> None:
     lease = await store.acquire("a", "w1", 5)
     assert lease is not None
-    assert await store.commit(lease, {"seen": [1, 2]})
-    assert await store.snapshot("a") == {"seen": [1, 2]}
+    assert await store.commit(lease, {"cursor": "c1", "dedupe_size": 3, "seen": [1, 2]})
+    assert await store.snapshot("a") == {"cursor": "c1", "dedupe_size": 3, "seen": [1, 2]}
+
+
+async def test_the_duplicate_window_grows_by_appending_and_keeps_its_size(store: Store) -> None:
+    lease = await store.acquire("a", "w1", 5)
+    assert lease is not None
+    assert await store.commit(lease, {"cursor": "c1", "dedupe_size": 3, "seen": [1, 2]})
+    # A frame's commit carries only its new ids (the snapshot's own window is not sent again).
+    assert await store.commit(lease, {"cursor": "c2", "dedupe_size": 3, "seen": ["ignored"]}, seen_added=[3, 4])
+    assert await store.snapshot("a") == {"cursor": "c2", "dedupe_size": 3, "seen": [2, 3, 4]}
+    stored = json.loads(await store.redis.get(store.snapshot_key("a")))
+    assert "seen" not in stored
+    # Without seen_added the stored window is replaced (a fresh session).
+    assert await store.commit(lease, {"cursor": "c3", "dedupe_size": 3, "seen": [9]})
+    assert (await store.snapshot("a") or {})["seen"] == [9]
+    # The window survives a hand-over: a new holder restores exactly it.
+    assert await store.release(lease)
+    assert (await store.snapshot("a") or {})["seen"] == [9]
 
 
 async def test_status_fields_only_while_holding(store: Store) -> None:
@@ -74,8 +92,18 @@ async def test_status_fields_only_while_holding(store: Store) -> None:
     assert (room.state, room.holder) == ("waiting", "")
 
 
+async def _clear_of_a_window_end(store: Store, seconds: int) -> None:
+    """Wait (bounded: a second at most) until Redis's clock is more than a second from the end of a window."""
+    for _ in range(30):
+        if (await store.now_ms()) % (seconds * 1000) < (seconds - 1) * 1000:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("Redis's clock did not move past the end of the window")
+
+
 async def test_sign_budget_is_one_fixed_window_for_every_worker(store: Store) -> None:
     windows = [(60, 3)]
+    await _clear_of_a_window_end(store, 60)  # no request starts in a window's last quarter second
     waits = [await store.sign_wait("key", windows) for _ in range(5)]
     assert waits[:3] == [0, 0, 0]
     assert all(0 < wait <= 60 for wait in waits[3:])
@@ -100,3 +128,28 @@ async def test_the_api_key_never_reaches_redis(store: Store) -> None:
 def test_bad_prefixes_are_refused() -> None:
     with pytest.raises(ValueError):
         Store(object(), "a{b}")  # type: ignore[arg-type]
+
+
+async def test_releases_and_changes_to_the_rooms_wake_the_workers(store: Store) -> None:
+    pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(store.wake_channel)
+    try:
+
+        async def woken() -> bool:
+            for _ in range(20):  # bounded: the message is there at once, or never
+                if await pubsub.get_message(timeout=0.5) is not None:
+                    return True
+            return False
+
+        await store.add(["a"])
+        assert await woken()
+        lease = await store.acquire("a", "w1", 5)
+        assert lease is not None
+        assert await store.release(lease)
+        assert await woken()
+        assert not await store.release(lease)  # not ours any more: nothing released, nobody woken
+        await store.remove(["a"])
+        assert await woken()
+        assert await pubsub.get_message(timeout=0.2) is None
+    finally:
+        await pubsub.aclose()

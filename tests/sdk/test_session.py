@@ -759,6 +759,10 @@ def test_a_snapshot_is_plain_json_and_restores_to_the_same_state() -> None:
     restored = Session.restore(json.loads(json.dumps(snapshot)), {CommentEvent})
     assert restored.snapshot() == snapshot and restored.wanted == frozenset({CommentEvent})
     assert "room_id=11" in repr(restored)
+    # Without the window (a store that keeps it apart): the rest is the same; restored with it put back.
+    bare = session.snapshot(seen=False)
+    assert bare == {**snapshot, "seen": []}
+    assert Session.restore({**bare, "seen": snapshot["seen"]}).snapshot() == snapshot
 
 
 def _snapshot(**changes: object) -> dict[str, object]:
