@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Final, Unpack
@@ -57,8 +58,10 @@ def open_sink(url: str | os.PathLike[str], **options: Unpack[SinkOptions]) -> Si
         return _redis(parts, query, name, options)
     if scheme in ("nats", "tls"):
         return _nats(parts, query, name, options)
+    close = difflib.get_close_matches(scheme, SINK_SCHEMES, n=1)
+    hint = f" (did you mean {close[0]}://?)" if close else ""
     raise ValueError(
-        f"unsupported sink {scheme}://: use - (stdout), a file path, redis://host:port/db or nats://host:port"
+        f"unsupported sink {scheme}://{hint}: use - (stdout), a file path, redis://host:port/db or nats://host:port"
     )
 
 
