@@ -271,12 +271,18 @@ def _length_delimited(data: builtins.bytes, depth: int) -> FieldValue:
 _PRINTABLE = re.compile(r"[\t\n\r\x20-\x7e\u00a0-\U0010ffff]*")
 
 
-def _looks_like_text(data: builtins.bytes) -> bool:
+def printable_text(data: builtins.bytes) -> str | None:
+    """``data`` as text when it is UTF-8 made only of printable characters (tabs and newlines allowed), else
+    None: how raw length-delimited fields tell text from nested messages and binary."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return bool(_PRINTABLE.fullmatch(text))
+        return None
+    return text if _PRINTABLE.fullmatch(text) else None
+
+
+def _looks_like_text(data: builtins.bytes) -> bool:
+    return printable_text(data) is not None
 
 
 class UnknownEvent(BaseEvent):

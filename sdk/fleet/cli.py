@@ -30,7 +30,8 @@ PREFIX_ENV = "TIKTOK_LIVE_FLEET_PREFIX"
 
 
 def _windows(text: str) -> tuple[float, int]:
-    names = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+    from tiktok_live._sign import WINDOWS as names  # only when the option is given: the parser stays light
+
     name, sep, value = text.partition("=")
     if not sep or name not in names or not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected WINDOW=MAX with WINDOW one of {', '.join(names)} (got {text!r})")

@@ -9,7 +9,6 @@ message can be printable text, text can parse as a message): text wins, as a rea
 from __future__ import annotations
 
 import json
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Final, TypeAlias
 from google.protobuf import empty_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
+
+from tiktok_live._base import printable_text
 
 __all__ = [
     "WIRE_NAMES",
@@ -43,7 +44,6 @@ WIRE_NAMES: Final = {0: "varint", 1: "fixed64", 2: "length-delimited", 3: "group
 MAX_DEPTH: Final = 12
 """Nested bytes deeper than this stay :class:`Binary` (the view is for reading, not a full decoder)."""
 
-_PRINTABLE: Final = re.compile(r"[\t\n\r\x20-\x7e\u00a0-\U0010ffff]*")
 _JSON_SAFE_INT: Final = 2**53
 
 
@@ -128,7 +128,7 @@ def kind_of(value: RawValue) -> str:
 
 def classify(data: bytes, depth: int = 0) -> Text | Nested | Binary:
     """Classify length-delimited bytes (see the module docstring)."""
-    text = _text(data)
+    text = printable_text(data)
     if text is not None:
         return Text(data, text)
     if depth < MAX_DEPTH:
@@ -170,14 +170,6 @@ def raw_value(wire: int, data: object, depth: int = 0) -> RawValue:
             return Fixed32(data)
         return Varint(data)
     return Binary(repr(data).encode())  # not produced by protobuf today; kept visible rather than dropped
-
-
-def _text(data: bytes) -> str | None:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text if _PRINTABLE.fullmatch(text) else None
 
 
 # ── rendering ────────────────────────────────────────────────────────────────────────────────────────────────
