@@ -354,12 +354,14 @@ class Worker:
         held.task = asyncio.create_task(self._run_room(held), name=f"tiktok-live fleet @{lease.handle}")
 
     async def _drop(self, handle: str, *, release: bool, state: str = "waiting") -> None:
+        """Stop holding ``handle``: cancel its room task (unless that task is the caller) and, with ``release``,
+        give its lease up leaving the room in ``state``."""
         held = self._held.pop(handle, None)
         if held is None:
             return
         if held.deadline is not None:
             held.deadline.cancel()
-        task = held.task
+        task = held.task if held.task is not asyncio.current_task() else None
         while task is not None and not task.done():
             # Again if need be: a cancel that lands as an inner wait_for completes is lost on Python 3.11; the
             # room's loop then ends by itself, seeing the room is no longer held.
@@ -391,7 +393,7 @@ class Worker:
             except (UserNotFoundError, SignAPIKeyError) as error:
                 logger.warning("@%s failed: %s", handle, error)
                 await self._status(held, state="failed", error=str(error)[:500])
-                await self._drop_soon(handle, "failed")
+                await self._drop(handle, release=True, state="failed")
                 return
             except Exception as error:
                 if not isinstance(error, TikTokLiveError) and not _outage(error):
@@ -402,16 +404,6 @@ class Worker:
                 await self._status(held, state="waiting", error=redact(str(error))[:500])
                 await asyncio.sleep(delay)
                 delay = min(_RETRY[1], delay * 2)
-
-    async def _drop_soon(self, handle: str, state: str) -> None:
-        """Release a room from inside its own task (the release must not cancel the task doing it)."""
-        held = self._held.pop(handle, None)
-        if held is None or self._store is None:
-            return
-        if held.deadline is not None:
-            held.deadline.cancel()
-        with contextlib.suppress(Exception):
-            await self._store.release(held.lease, state)
 
     async def _stream_room(self, store: Store, held: _Held) -> None:
         handle = held.lease.handle
