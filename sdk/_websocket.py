@@ -3,8 +3,10 @@
 One :class:`Connection` per client. :meth:`Connection.open` opens the socket for a sign bundle, enters the room and
 starts the heartbeat task; :meth:`Connection.run` reads until the stream ends, reconnecting (live check, sign,
 open) with backoff when the socket drops or stays silent. Every received binary message goes through the session;
-acks go straight back; the events go to the client's ``deliver`` callback. Only data frames count as life for the
-watchdog: TEXT, PING and PONG frames do not keep a silent stream alive.
+its events go to the client's ``deliver`` callback and its ack back to TikTok in the same event-loop round: the
+acks of frames read in one round (a burst) leave in one write. Only data frames count as life for the watchdog
+(TEXT, PING and PONG frames do not keep a silent stream alive); the watchdog is one timer per deadline, not a
+timeout on every receive.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -116,6 +120,10 @@ class Connection:
         """Awaited with every frame's result (the bundle's too) before it is acked and delivered: a fleet worker
         commits the events and the session's snapshot there. If it raises, the connection stops with that error."""
         self._hook_error: BaseException | None = None
+        self._acks: list[bytes] = []
+        self._acks_out: asyncio.WriteTransport | None = None
+        self._receiving = False
+        self._silent = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._last_data = 0.0
@@ -208,6 +216,7 @@ class Connection:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise WebSocketRejectedError(f"could not open the WebSocket: {safe_error(error)}") from scrub(error)
         self._ws = ws
+        self._acks_out = _ack_transport(ws)
         self.close_code, self.close_reason = None, ""
         self._last_data = self._opened_at = self._clock()
         self.frames = 0
@@ -278,7 +287,10 @@ class Connection:
         if task is not None:
             task.cancel()
             await asyncio.wait({task})  # the beat never fails; a cancelled close still propagates here
+        if self._ws is not None:
+            self._flush_acks(self._ws)  # before the close frame: nothing may follow it
         ws, self._ws = self._ws, None
+        self._acks_out = None
         if ws is not None and not ws.closed:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the close
             # completes, and a follow-mode client would then go on waiting for the next LIVE after Ctrl-C.
@@ -306,8 +318,18 @@ class Connection:
 
     async def _read(self) -> None:
         ws = self._ws
-        if ws is None:
+        reader = asyncio.current_task()
+        if ws is None or reader is None:
             raise SocketClosed(None, "no socket")
+        self._silent = False
+        guard = asyncio.create_task(self._guard(reader), name="tiktok-live watchdog")
+        try:
+            await self._read_frames(ws, reader)
+        finally:
+            guard.cancel()
+
+    async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[object]) -> None:
+        """The read loop: one ``receive`` per message, no per-call timeout (the watchdog is :meth:`_guard`)."""
         watchdog = self._config.watchdog_timeout
         clock = self._clock
         yielded = clock()
@@ -318,14 +340,18 @@ class Connection:
                 # receive() does not suspend while frames are buffered: under a flood, let the heartbeat and
                 # handler tasks run (TikTok drops sockets that miss heartbeats).
                 await asyncio.sleep(0)
-                yielded = now
-            remaining = self._last_data + watchdog - now
-            if remaining <= 0:
+                yielded = now = clock()
+            if self._last_data + watchdog <= now:
                 raise SocketClosed(None, f"no data frame for {watchdog:g} s")
+            self._receiving = True
             try:
-                message = await ws.receive(timeout=remaining)
-            except TimeoutError:
-                continue  # the deadline is re-checked above
+                message = await ws.receive()
+            except asyncio.CancelledError:
+                if self._silent and reader.uncancel() == 0:  # the watchdog's cancel, not the caller's
+                    raise SocketClosed(None, f"no data frame for {watchdog:g} s") from None
+                raise
+            finally:
+                self._receiving = False
             kind = message.type
             if kind == aiohttp.WSMsgType.BINARY:
                 data: bytes = message.data
@@ -336,8 +362,12 @@ class Connection:
                 received = session.receive(data)
                 if self.frame_hook is not None:
                     await self._hook(received)
-                if received.ack is not None:
-                    await self._send(received.ack)
+                ack = received.ack
+                if ack is not None:
+                    if self._acks_out is not None:
+                        self._queue_ack(ws, ack)
+                    else:
+                        await self._send(ack)
                 self._deliver(data, received)
             elif kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 raise SocketClosed(ws.close_code, f"socket closed (code {ws.close_code})")
@@ -346,6 +376,42 @@ class Connection:
             elif kind == aiohttp.WSMsgType.PING:
                 with contextlib.suppress(aiohttp.ClientError, ConnectionError):
                     await ws.pong(message.data)
+
+    async def _guard(self, reader: asyncio.Task[object]) -> None:
+        """The watchdog of one socket: sleeps until the silence deadline (the last data frame plus
+        ``watchdog_timeout``, re-read on waking: data frames push it on), then cancels the reader if it is waiting
+        in ``receive`` (the reader turns that cancel into SocketClosed). A reader busy elsewhere (a frame hook, a
+        pong) checks the deadline itself before it reads again. One timer per deadline, not one per frame."""
+        watchdog = self._config.watchdog_timeout
+        while True:
+            remaining = self._last_data + watchdog - self._clock()
+            if remaining > 0:
+                await self._sleep(remaining)
+            else:
+                if self._receiving:
+                    self._silent = True
+                    reader.cancel()
+                return
+
+    # ── acks ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+    def _queue_ack(self, ws: aiohttp.ClientWebSocketResponse, ack: bytes) -> None:
+        """Send ``ack`` with the others of this event-loop round in one write (see :func:`_ack_transport`)."""
+        if self._recorder is not None:
+            self._recorder.frame("out", ack)
+        if not self._acks:
+            asyncio.get_running_loop().call_soon(self._flush_acks, ws)
+        self._acks.append(ack)
+
+    def _flush_acks(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Write the queued acks as masked WebSocket frames in one transport write. Acks queued for a socket that
+        closed or was replaced meanwhile are dropped: the next socket resumes from the session's cursor."""
+        acks, self._acks = self._acks, []
+        transport = self._acks_out
+        if not acks or transport is None or ws is not self._ws or ws.closed or transport.is_closing():
+            return
+        masks = os.urandom(4 * len(acks))
+        transport.write(b"".join(client_frame(ack, masks[4 * n : 4 * n + 4]) for n, ack in enumerate(acks)))
 
     async def _reconnect(self, closed: SocketClosed) -> None:
         """Reconnect with backoff; raises ReconnectExhaustedError after ``max_attempts`` failures in a row, or a
@@ -400,3 +466,32 @@ def _announced_interval(ws: aiohttp.ClientWebSocketResponse) -> float | None:
             if interval is not None and interval > 0:
                 return min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, interval))
     return None
+
+
+def _ack_transport(ws: aiohttp.ClientWebSocketResponse) -> asyncio.WriteTransport | None:
+    """The transport aiohttp writes ``ws``'s frames to, when acks can be written there directly: a client
+    (masking) writer without compression. aiohttp has no public call that writes several frames at once, and one
+    write (one system call) per ack costs as much as reading the frame under a flood; writing to the same
+    transport keeps the order of everything sent. None otherwise (another aiohttp layout, a test double): each ack
+    then goes out through ``send_bytes``."""
+    writer: object = getattr(ws, "_writer", None)  # aiohttp keeps its writer private
+    transport = getattr(writer, "transport", None)
+    masks: object = getattr(writer, "use_mask", False)
+    compress: object = getattr(writer, "compress", 0)
+    if masks is not True or compress:
+        return None
+    return transport if isinstance(transport, asyncio.WriteTransport) else None
+
+
+def client_frame(payload: bytes, mask: bytes) -> bytes:
+    """One final BINARY WebSocket frame as a client sends it (RFC 6455, section 5.2): ``payload`` masked with the
+    4-byte ``mask``."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x82, 0x80 | size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x82, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x82, 0x80 | 127, size)
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+    return header + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")

@@ -4,6 +4,7 @@ themselves (``ReconnectPolicy.delay``) are checked with a stub random source. No
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,12 +14,12 @@ import aiohttp
 import pytest
 
 from tests.sdk.frames import msg_frame, wire
-from tests.support import FakeClock
+from tests.support import FakeClock, wait_for_condition
 from tiktok_live._base import BaseEvent
 from tiktok_live._config import ClientConfig, ReconnectPolicy
 from tiktok_live._lookup import RoomLookup
 from tiktok_live._sign import Bundle, SignClient
-from tiktok_live._websocket import Connection, SocketClosed
+from tiktok_live._websocket import Connection, SocketClosed, _ack_transport, client_frame
 from tiktok_live.errors import (
     ReconnectExhaustedError,
     SignAPIError,
@@ -29,6 +30,7 @@ from tiktok_live.events import ReconnectEvent
 from tiktok_live.protocol import Received
 from tiktok_live.testing import comment, end
 
+TIMEOUT = 10.0
 BINARY, TEXT, PING, PONG, CLOSE = (
     aiohttp.WSMsgType.BINARY,
     aiohttp.WSMsgType.TEXT,
@@ -90,7 +92,13 @@ def test_bad_policies_are_rejected(options: dict[str, Any]) -> None:
 
 @dataclass
 class FakeSocket:
-    """Plays scripted WebSocket messages at given times of a FakeClock; ``receive`` times out like aiohttp's."""
+    """Plays scripted WebSocket messages at given times of a FakeClock, with the connection's timers on the same
+    clock (pass :meth:`sleep` as the connection's ``sleep``): whatever is due first happens first.
+
+    ``receive`` hands over the next message when no timer is due before it, moving the clock to its time; with
+    nothing left it waits until cancelled (by the watchdog). :meth:`sleep` wakes at its time once every message due
+    before then has been received. Everything advances by yielding to the event loop: no real time passes.
+    """
 
     clock: FakeClock
     script: list[tuple[float, aiohttp.WSMsgType, object]]
@@ -98,17 +106,33 @@ class FakeSocket:
     pongs: list[bytes] = field(default_factory=list)
     closed: bool = False
     close_code: int | None = None
+    timers: list[float] = field(default_factory=list)
+    frozen: bool = False
+    """Time stands still: no timer fires (messages are still received at their times)."""
 
     async def receive(self, timeout: float | None = None) -> aiohttp.WSMessage:  # noqa: ASYNC109 - aiohttp's signature
-        assert timeout is not None and timeout > 0, "the watchdog always bounds the wait"
-        if not self.script or self.script[0][0] > self.clock() + timeout:
-            self.clock.advance(timeout)
-            raise TimeoutError
+        assert timeout is None, "the watchdog is a timer of its own, not a timeout on each receive"
+        while not self.script or any(due <= self.script[0][0] for due in self.timers):  # noqa: ASYNC110 - turns of
+            # a discrete-event schedule on the fake clock: one event-loop round each, no real time
+            await asyncio.sleep(0)  # a timer fires first (or nothing is left): let it
         at, kind, data = self.script.pop(0)
         self.clock.advance(max(0.0, at - self.clock()))
         if kind is CLOSE:
             self.closed, self.close_code = True, int(cast("int", data))
         return aiohttp.WSMessage(kind, data, None)
+
+    async def sleep(self, seconds: float) -> None:
+        """FakeClock.sleep (recorded in ``clock.sleeps``), in turn with the script and the other timers."""
+        self.clock.sleeps.append(seconds)
+        due = self.clock() + seconds
+        self.timers.append(due)
+        try:
+            while self.frozen or (self.script and self.script[0][0] < due) or min(self.timers) < due:  # noqa: ASYNC110
+                await asyncio.sleep(0)  # a message (or another timer) comes first
+            self.clock.advance(max(0.0, due - self.clock()))
+        finally:
+            self.timers.remove(due)
+        await asyncio.sleep(0)
 
     async def send_bytes(self, data: bytes) -> None:
         self.sent.append(data)
@@ -171,6 +195,8 @@ def _connection(fakes: Fakes, **options: Any) -> Connection:
 def _attach(connection: Connection, socket: FakeSocket, clock: FakeClock) -> None:
     """Make ``socket`` the open socket, opened now (what ``open`` does before reading)."""
     connection._ws = cast("aiohttp.ClientWebSocketResponse", socket)
+    connection._sleep = socket.sleep
+    connection._acks_out = _ack_transport(connection._ws)
     connection._last_data = connection._opened_at = clock()
 
 
@@ -214,6 +240,217 @@ async def test_reading_stops_at_the_end_of_the_stream_and_at_a_close() -> None:
     with pytest.raises(SocketClosed) as closed:
         await closing._read()
     assert closed.value.code == 4001
+
+
+async def _reading(connection: Connection, socket: FakeSocket) -> asyncio.Task[None]:
+    """``connection._read()`` as a task, returned once it waits in ``receive`` with the script played; the
+    socket's time is frozen, so the watchdog cannot fire meanwhile."""
+    socket.frozen = True
+    task = asyncio.create_task(connection._read())
+    await wait_for_condition(lambda: connection._receiving and not socket.script, TIMEOUT)
+    return task
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` as its caller would; it must end cancelled (not with SocketClosed: no reconnect)."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancel_from_the_caller_is_not_taken_for_silence() -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    socket = FakeSocket(fakes.clock, [(1.0, BINARY, msg_frame([wire(comment("a", "hi"), 1)]))])
+    _attach(connection, socket, fakes.clock)
+    task = await _reading(connection, socket)
+    await _cancelled(task)
+    assert len(fakes.delivered) == 1 and fakes.clock() == 1.0
+
+
+async def test_the_callers_cancel_wins_over_the_watchdogs() -> None:
+    """The watchdog and the caller cancel the reader at once: the caller's cancel goes on up (the reader does not
+    turn it into a reconnect)."""
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    socket = FakeSocket(fakes.clock, [])
+    _attach(connection, socket, fakes.clock)
+    task = await _reading(connection, socket)
+    connection._silent = True  # what the watchdog does as it fires: mark the cancel as its own, then cancel
+    task.cancel()
+    task.cancel()  # the caller's
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    alone = _connection(fakes, watchdog_timeout=10.0)
+    quiet = FakeSocket(fakes.clock, [])
+    _attach(alone, quiet, fakes.clock)
+    task = await _reading(alone, quiet)
+    alone._silent = True
+    task.cancel()  # the watchdog's alone: a closed socket, the reader reconnects
+    with pytest.raises(SocketClosed, match="no data frame for 10 s"):
+        await task
+
+
+async def test_a_reader_busy_past_the_deadline_stops_before_reading_again() -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    late = msg_frame([wire(comment("a", "late"), 2)])
+    socket = FakeSocket(fakes.clock, [(1.0, BINARY, msg_frame([wire(comment("a", "hi"), 1)])), (30.0, BINARY, late)])
+
+    async def slow_hook(received: Received) -> None:  # a fleet commit that hangs for 15 s
+        fakes.clock.advance(15.0)
+        await asyncio.sleep(0)
+
+    connection.frame_hook = slow_hook
+    _attach(connection, socket, fakes.clock)
+    with pytest.raises(SocketClosed, match="no data frame for 10 s"):
+        await connection._read()
+    assert fakes.clock() == 16.0 and len(socket.script) == 1 and len(fakes.delivered) == 1
+
+
+# ── acks ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+class FakeTransport(asyncio.WriteTransport):
+    """Records each write; closing on request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+@dataclass
+class FakeWriter:
+    """The attributes of aiohttp's (private) WebSocket writer that decide whether acks may be batched."""
+
+    transport: asyncio.WriteTransport
+    use_mask: bool = True
+    compress: int = 0
+
+
+@dataclass
+class WriterSocket(FakeSocket):
+    """A FakeSocket with aiohttp's writer layout; ``events`` records sends and the close, in order."""
+
+    _writer: FakeWriter | None = None
+    events: list[str] = field(default_factory=list)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.events.append("send_bytes")
+        await super().send_bytes(data)
+
+    async def close(self) -> bool:
+        assert self._writer is not None
+        self.events.append(f"close after {len(cast('FakeTransport', self._writer.transport).writes)} write(s)")
+        return await super().close()
+
+
+def unframe(data: bytes) -> list[bytes]:
+    """The payloads of concatenated masked client frames (checking each is a final BINARY frame)."""
+    payloads = []
+    while data:
+        assert data[0] == 0x82 and data[1] & 0x80, "a final, masked BINARY frame"
+        size, offset = data[1] & 0x7F, 2
+        if size == 126:
+            size, offset = int.from_bytes(data[2:4], "big"), 4
+        elif size == 127:
+            size, offset = int.from_bytes(data[2:10], "big"), 10
+        mask, body = data[offset : offset + 4], data[offset + 4 : offset + 4 + size]
+        payloads.append(bytes(byte ^ mask[n % 4] for n, byte in enumerate(body)))
+        data = data[offset + 4 + size :]
+    return payloads
+
+
+def _acked_frames(count: int, start: float = 0.0) -> list[tuple[float, aiohttp.WSMsgType, object]]:
+    return [
+        (start, BINARY, msg_frame([wire(comment("a", str(n)), 100 + n)], need_ack=True, internal_ext=f"e{n}", log_id=n))
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4, 125, 126, 65535, 65536, 70_001])
+def test_client_frames_are_masked_binary_frames_of_any_size(size: int) -> None:
+    payload = random.Random(size).randbytes(size)
+    mask = b"\x01\x80\xfe\x7f"
+    framed = client_frame(payload, mask)
+    assert unframe(framed) == [payload]
+    assert mask in framed[:14] and (size < 8 or payload not in framed)
+
+
+async def test_acks_received_in_one_round_go_out_in_one_write_in_order() -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    transport = FakeTransport()
+    socket = WriterSocket(fakes.clock, _acked_frames(5), _writer=FakeWriter(transport))
+    _attach(connection, socket, fakes.clock)
+    assert connection._acks_out is transport
+    task = await _reading(connection, socket)  # five frames buffered at once: read in one go (no yield between)
+    assert [unframe(write) for write in transport.writes] == [[received.ack for received in fakes.delivered]]
+    assert socket.sent == [] and len(fakes.delivered) == 5
+    await _cancelled(task)
+
+
+async def test_acks_go_out_before_the_close_frame_and_never_after_it() -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    transport = FakeTransport()
+    socket = WriterSocket(fakes.clock, [*_acked_frames(2), (0.0, BINARY, msg_frame([wire(end(), 9)], need_ack=True))])
+    socket._writer = FakeWriter(transport)
+    _attach(connection, socket, fakes.clock)
+    await connection._read()  # the stream ended: the acks are still queued, the caller closes at once
+    assert transport.writes == []
+    await connection.close()
+    assert socket.events == ["close after 1 write(s)"]
+    assert unframe(transport.writes[0]) == [received.ack for received in fakes.delivered]
+    connection._acks.append(b"late")
+    connection._flush_acks(cast("aiohttp.ClientWebSocketResponse", socket))  # a socket no longer ours: dropped
+    assert len(transport.writes) == 1 and connection._acks == []
+
+
+async def test_acks_queued_for_a_closing_transport_are_dropped() -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    transport = FakeTransport()
+    socket = WriterSocket(fakes.clock, _acked_frames(2), _writer=FakeWriter(transport))
+    _attach(connection, socket, fakes.clock)
+    transport.closing = True
+    task = await _reading(connection, socket)
+    assert transport.writes == [] and len(fakes.delivered) == 2 and connection._acks == []
+    await _cancelled(task)
+
+
+@pytest.mark.parametrize(
+    ("writer", "batched"),
+    [
+        (FakeWriter(FakeTransport()), True),
+        (FakeWriter(FakeTransport(), use_mask=False), False),  # a server's writer
+        (FakeWriter(FakeTransport(), compress=15), False),  # permessage-deflate: aiohttp must compress
+        (None, False),  # another layout: one send_bytes per ack
+    ],
+)
+async def test_acks_are_batched_only_on_a_masking_uncompressed_aiohttp_writer(
+    writer: FakeWriter | None, batched: bool
+) -> None:
+    fakes = Fakes()
+    connection = _connection(fakes, watchdog_timeout=10.0)
+    socket = WriterSocket(fakes.clock, _acked_frames(2), _writer=writer)
+    _attach(connection, socket, fakes.clock)
+    assert (connection._acks_out is not None) == batched
+    task = await _reading(connection, socket)
+    acks = [received.ack for received in fakes.delivered]
+    if batched:
+        assert writer is not None and socket.sent == []
+        assert [unframe(data) for data in cast("FakeTransport", writer.transport).writes] == [acks]
+    else:
+        assert socket.sent == acks and socket.events == ["send_bytes", "send_bytes"]
+    await _cancelled(task)
 
 
 async def test_reconnects_back_off_per_the_policy_then_give_up() -> None:
