@@ -26,6 +26,7 @@ __all__ = [
     "ClientConfig",
     "ClientOptions",
     "ReconnectPolicy",
+    "check_url",
     "normalize_unique_id",
 ]
 
@@ -39,6 +40,8 @@ DEFAULT_USER_AGENT: Final = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 """The browser user agent sent by default (``ClientConfig.user_agent``)."""
+ORIGIN_SCHEMES: Final = ("http", "https")
+"""URL schemes of ``web_url``, ``webcast_url`` and ``sign_url``."""
 PROXY_SCHEMES: Final = ("http", "https", "socks4", "socks5", "socks5h")
 """Proxy URL schemes a client accepts (SOCKS ones need the ``socks`` extra)."""
 _UNIQUE_ID = re.compile(r"^[A-Za-z0-9._]{1,64}$")
@@ -177,11 +180,9 @@ class ClientConfig:
         object.__setattr__(self, "sign_api_key", key)
         object.__setattr__(self, "sign_url", url)
         for name in ("sign_url", "web_url", "webcast_url"):
-            value = str(getattr(self, name)).rstrip("/")
-            _check_url(name, value, ("http", "https"))
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, check_url(name, str(getattr(self, name)), ORIGIN_SCHEMES).rstrip("/"))
         if self.proxy is not None:
-            _check_url("proxy", self.proxy, PROXY_SCHEMES)
+            object.__setattr__(self, "proxy", check_url("proxy", self.proxy, PROXY_SCHEMES))
             from tiktok_live._proxy import require_socks
 
             require_socks(self.proxy)  # a SOCKS proxy needs the `socks` extra: say so now, not at the first request
@@ -226,13 +227,23 @@ class ClientConfig:
         return f"ClientConfig({shown}{', set: ' + ', '.join(secrets) if secrets else ''})"
 
 
-def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
-    parts = urlsplit(value)
+def check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    """``value`` without surrounding blanks, if it is a URL with one of ``schemes``, a host and a port that can be
+    connected to; else ValueError naming ``name``. The message shows the scheme and host at most: never
+    credentials or query values. The client's options and the command line's flags both check with it."""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError:
+        raise ValueError(f"{name}: not a valid URL (check its host and port)") from None
     if parts.scheme.lower() not in schemes or not parts.hostname:
         shown = f"{parts.scheme}://{parts.hostname}" if parts.scheme and parts.hostname else "a value"
-        raise ValueError(
-            f"{name} must be a URL with scheme {', '.join(s + '://' for s in schemes)} and a host (got {shown})"
-        )
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"{name}: expected a {wanted} URL with a host (got {shown})")
+    if port == 0:
+        raise ValueError(f"{name}: port 0 cannot be connected to")
+    return text
 
 
 def normalize_unique_id(value: str) -> str:

@@ -119,23 +119,19 @@ def _shown(value: str) -> str:
 
 
 def _url(value: str, schemes: tuple[str, ...], example: str) -> str:
-    shown = _shown(value)
+    from tiktok_live._config import check_url
+
     try:
-        parts = urlsplit(value.strip())
-        port = parts.port  # a bad port raises here
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{shown!r} is not a valid URL (e.g. {example})") from None
-    if parts.scheme.lower() not in schemes or not parts.hostname:
-        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
-        raise argparse.ArgumentTypeError(f"{shown!r} is not a {wanted} URL with a host (e.g. {example})")
-    if port == 0:
-        raise argparse.ArgumentTypeError(f"{shown!r}: port 0 cannot be connected to")
-    return value.strip()
+        return check_url(repr(_shown(value)), value, schemes)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error} (e.g. {example})") from None
 
 
 def origin_url(value: str) -> str:
     """``--web-url``, ``--webcast-url``, ``--sign-url`` (and their variables): an ``http(s)://host[:port]`` URL."""
-    return _url(value, ("http", "https"), "https://api.example.com")
+    from tiktok_live._config import ORIGIN_SCHEMES
+
+    return _url(value, ORIGIN_SCHEMES, "https://api.example.com")
 
 
 def proxy_url(value: str) -> str:

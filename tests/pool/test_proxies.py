@@ -112,7 +112,7 @@ async def test_bad_proxy_lists_are_value_errors() -> None:
         RoomPool(proxies="socks5://127.0.0.1:1080")
     with pytest.raises(ValueError, match="given twice"):
         RoomPool(proxies=["socks5://127.0.0.1:1080", "socks5://127.0.0.1:1080"])
-    with pytest.raises(ValueError, match="proxy must be a URL with scheme"):
+    with pytest.raises(ValueError, match="proxy: expected a http:// or https:// or socks4://"):
         RoomPool(proxies=["ftp://127.0.0.1:21"])
     with pytest.raises(ValueError, match="proxy_failures"):
         RoomPool(proxies=["socks5://127.0.0.1:1080"], proxy_failures=0)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.sdk.test_cli import ENV, TIMEOUT, _origins, _run
+from tiktok_live._config import ClientConfig
 from tiktok_live.cli import EXIT_OUTPUT, EXIT_TERMINATED, Printer, main, safe
 from tiktok_live.events import CommentEvent
 from tiktok_live.recording import read_recording
@@ -102,6 +103,31 @@ def test_bad_urls_are_refused_at_parse_time(option: str, value: str, capsys: pyt
     err = _usage_error(["watch", "@x", option, value], capsys)
     assert f"argument {option}:" in err
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("notaurl", "expected a http:// or https:// URL with a host"),
+        ("ftp://user:s3cret@sign.example/?apikey=s3cret", "expected a http:// or https:// URL with a host"),
+        ("http://host:99999", "not a valid URL (check its host and port)"),
+        ("http://host:port", "not a valid URL (check its host and port)"),
+        ("http://host:0", "port 0 cannot be connected to"),
+    ],
+)
+def test_the_client_and_the_command_line_refuse_the_same_urls_for_the_same_reason(
+    value: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"sign_url: {reason}")) as refused:
+        ClientConfig(sign_url=value)
+    err = _usage_error(["watch", "@x", "--sign-url", value], capsys)
+    assert reason in err
+    assert "s3cret" not in str(refused.value) + err
+
+
+def test_urls_are_kept_without_surrounding_blanks_or_a_trailing_slash() -> None:
+    config = ClientConfig(sign_url=" http://127.0.0.1:8080/ ", proxy=" http://127.0.0.1:3128 ")
+    assert (config.sign_url, config.proxy) == ("http://127.0.0.1:8080", "http://127.0.0.1:3128")
 
 
 def test_a_bad_url_in_the_environment_is_refused(

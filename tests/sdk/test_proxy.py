@@ -123,7 +123,7 @@ async def test_socks_requests_name_no_per_request_proxy() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1:21", "socks6://127.0.0.1:1080", "127.0.0.1:8080", "http://"])
 def test_other_schemes_are_a_value_error_at_construction(url: str) -> None:
-    with pytest.raises(ValueError, match="proxy must be a URL with scheme"):
+    with pytest.raises(ValueError, match="proxy: expected a http:// or https:// or socks4://"):
         TikTokLiveClient("@someone", proxy=url)
 
 
