@@ -14,7 +14,8 @@ Keys (``P`` is ``{prefix}``):
 - ``P:snap:<handle>`` string: the room's last committed ``protocol.Session`` snapshot (JSON) but its duplicate
   window, which is the list ``P:seen:<handle>`` (msg ids, oldest first): a frame's commit appends its new ids
   instead of rewriting thousands;
-- ``P:workers`` hash: worker → JSON heartbeat (Redis time in ms, capacity, rooms held);
+- ``P:workers`` hash: worker → JSON heartbeat (Redis time in ms, capacity, rooms held); a worker whose heartbeat
+  is older than :data:`FORGET_WORKERS_AFTER` is removed by the others (a killed worker never says goodbye);
 - ``P:sign:<key id>:<window>:<n>`` counters of sign requests per fixed window, ``P:sign:<key id>:pause``.
 
 Channel ``P:wake``: a message whenever a room is released or the wanted rooms change, so workers run a round at
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     import redis.asyncio
 
-__all__ = ["DEFAULT_PREFIX", "Lease", "RoomRecord", "Store", "WorkerRecord"]
+__all__ = ["DEFAULT_PREFIX", "FORGET_WORKERS_AFTER", "Lease", "RoomRecord", "Store", "WorkerRecord"]
 
 _HELD_STATES: Final = frozenset({"connecting", "live", "offline"})
 
@@ -43,6 +44,15 @@ SIGN_GUARD: Final = 0.25
 """Seconds at the end of a sign window in which no request starts: it could reach the sign server in the next
 window and be counted there (a request takes a moment from Redis to the sign server, more on a loaded machine)."""
 
+FORGET_WORKERS_AFTER: Final = 3600.0
+"""Seconds after its last heartbeat that a worker that stopped without leaving (killed, its machine gone) is
+removed from the heartbeat table. Until then ``fleet status`` shows it as not alive."""
+
+_FORGET: Final = """
+-- KEYS: workers; ARGV: worker, the heartbeat record read (removed only if it is still that one)
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
 _ACQUIRE: Final = """
 -- KEYS: lease, fence, room; ARGV: worker, lease_ms
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -245,6 +255,7 @@ class Store:
         self._status = client.register_script(_STATUS)
         self._sign = client.register_script(_SIGN)
         self._pause = client.register_script(_PAUSE)
+        self._forget = client.register_script(_FORGET)
 
     # ── keys ────────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -453,20 +464,18 @@ class Store:
     async def workers(self) -> list[WorkerRecord]:
         """Every worker's last heartbeat, sorted by name."""
         raw = await self.redis.hgetall(self.workers_key)
-        records = []
+        return sorted((_worker(_text(name), value) for name, value in raw.items()), key=lambda record: record.name)
+
+    async def forget_workers(self, now_ms: int, after: float = FORGET_WORKERS_AFTER) -> list[str]:
+        """Remove the workers whose last heartbeat is more than ``after`` seconds old; returns their names. A
+        worker that heartbeats meanwhile is kept (each removal checks the record is still the one read)."""
+        raw = await self.redis.hgetall(self.workers_key)
+        forgotten = []
         for name, value in raw.items():
-            data = json.loads(value)
-            records.append(
-                WorkerRecord(
-                    _text(name),
-                    int(data.get("heartbeat", 0)),
-                    int(data.get("capacity", 0)),
-                    int(data.get("rooms", 0)),
-                    int(data.get("started", 0)),
-                    float(data["lease"]) if isinstance(data.get("lease"), int | float) else None,
-                )
-            )
-        return sorted(records, key=lambda record: record.name)
+            record = _worker(_text(name), value)
+            if record.age(now_ms) > after and await self._forget(keys=[self.workers_key], args=[record.name, value]):
+                forgotten.append(record.name)
+        return sorted(forgotten)
 
     async def rooms(self) -> list[RoomRecord]:
         """The status of every wanted room, sorted by handle (two round trips, whatever the number of rooms).
@@ -523,6 +532,18 @@ class Store:
         """Hold every worker's sign requests with ``api_key`` for ``seconds`` (a 429's Retry-After)."""
         _, pause = self.sign_keys(api_key)
         await self._pause(keys=[pause], args=[_ms(seconds)])
+
+
+def _worker(name: str, value: bytes | str) -> WorkerRecord:
+    data = json.loads(value)
+    return WorkerRecord(
+        name,
+        int(data.get("heartbeat", 0)),
+        int(data.get("capacity", 0)),
+        int(data.get("rooms", 0)),
+        int(data.get("started", 0)),
+        float(data["lease"]) if isinstance(data.get("lease"), int | float) else None,
+    )
 
 
 def _ms(seconds: float) -> int:

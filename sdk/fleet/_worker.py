@@ -37,7 +37,7 @@ from tiktok_live.errors import (
 from tiktok_live.export._sink import Record
 from tiktok_live.fleet._admin import connect_redis
 from tiktok_live.fleet._gate import FleetGate
-from tiktok_live.fleet._store import DEFAULT_PREFIX, Lease, Store
+from tiktok_live.fleet._store import DEFAULT_PREFIX, FORGET_WORKERS_AFTER, Lease, Store
 from tiktok_live.protocol import Received, Session
 
 if TYPE_CHECKING:
@@ -277,10 +277,12 @@ class Worker:
         wanted = {room.handle for room in rooms}
         for handle in [handle for handle in self._held if handle not in wanted]:
             await self._drop(handle, release=True, state="removed")
+        workers = await store.workers()
+        if any(worker.age(now) > FORGET_WORKERS_AFTER for worker in workers):
+            for name in await store.forget_workers(now):
+                logger.info("forgot worker %s: no heartbeat for %g s", name, FORGET_WORKERS_AFTER)
         live = [
-            worker
-            for worker in await store.workers()
-            if worker.age(now) < (worker.lease or self.lease) or worker.name == self.name
+            worker for worker in workers if worker.age(now) < (worker.lease or self.lease) or worker.name == self.name
         ]
         spread = sum(1 for room in rooms if room.state != "failed")
         limit = fair_share(spread, [(worker.name, worker.capacity) for worker in live], self.name, self.capacity)

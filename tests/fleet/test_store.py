@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from tiktok_live.fleet._store import Lease, Store
+from tests.export.conftest import ServerProcess
+from tiktok_live.fleet._store import FORGET_WORKERS_AFTER, Lease, Store
+from tiktok_live.fleet._worker import Worker
 
 
 async def test_add_and_remove(store: Store) -> None:
@@ -153,3 +155,36 @@ async def test_releases_and_changes_to_the_rooms_wake_the_workers(store: Store) 
         assert await pubsub.get_message(timeout=0.2) is None
     finally:
         await pubsub.aclose()
+
+
+async def _heartbeat_at(store: Store, worker: str, heartbeat_ms: int) -> str:
+    """Write ``worker``'s heartbeat record as of ``heartbeat_ms`` (Redis time) directly; returns the record."""
+    record = json.dumps({"heartbeat": heartbeat_ms, "capacity": 10, "rooms": 0, "started": 0, "lease": 15.0})
+    await store.redis.hset(store.workers_key, worker, record)
+    return record
+
+
+async def test_workers_gone_for_longer_than_the_limit_are_forgotten(store: Store) -> None:
+    now = await store.heartbeat("alive", 10, 0, 0, 15.0)
+    await _heartbeat_at(store, "killed-long-ago", now - int((FORGET_WORKERS_AFTER + 60) * 1000))
+    await _heartbeat_at(store, "killed-a-minute-ago", now - 60_000)
+    assert await store.forget_workers(await store.now_ms()) == ["killed-long-ago"]
+    assert [worker.name for worker in await store.workers()] == ["alive", "killed-a-minute-ago"]
+    assert await store.forget_workers(await store.now_ms()) == []
+
+
+async def test_a_worker_that_heartbeats_while_being_forgotten_stays(store: Store) -> None:
+    now = await store.now_ms()
+    stale = await _heartbeat_at(store, "back", now - int((FORGET_WORKERS_AFTER + 60) * 1000))
+    await store.heartbeat("back", 10, 0, 0, 15.0)  # between another worker's read and its removal
+    assert await store._forget(keys=[store.workers_key], args=["back", stale]) == 0
+    assert [worker.name for worker in await store.workers()] == ["back"]
+
+
+async def test_a_workers_round_forgets_the_long_gone(store: Store, redis_server: ServerProcess) -> None:
+    now = await store.now_ms()
+    await _heartbeat_at(store, "killed-long-ago", now - int((FORGET_WORKERS_AFTER + 60) * 1000))
+    await _heartbeat_at(store, "killed-a-minute-ago", now - 60_000)
+    worker = Worker(f"redis://127.0.0.1:{redis_server.port}/0", name="w1", prefix=store.prefix)
+    await worker._round(store)
+    assert [record.name for record in await store.workers()] == ["killed-a-minute-ago"]
