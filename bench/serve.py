@@ -10,6 +10,11 @@ heartbeats received.
 ``--rooms N`` serves N hosts (``bench.host1`` …, comma-separated in the READY line), each playing the corpus;
 ``--delay S`` spaces the steps (a corpus frame carries 4.4 messages on average: 0.44 s is about 10 messages a
 second per room).
+
+At full speed (no ``--delay``) the simulator renders every frame before READY (``Simulator(prerender=True)``:
+sending a frame then costs the send alone, so the client, not the simulator, sets the pace); paced steps are
+rendered as they are sent (a server at 10 messages a second per room keeps up, and N hosts' frames held in
+memory would not pay). ``--no-prerender`` renders every frame as it is sent, for comparison.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ async def serve(args: argparse.Namespace) -> dict[str, object]:
         ping_interval=args.ping_interval,
         max_records=10_000_000 if users is None else 100_000,
         users=users,
+        prerender=not args.delay and not args.no_prerender,
     )
     loop = asyncio.get_running_loop()
     async with simulator:
@@ -93,6 +99,7 @@ def main() -> int:
     parser.add_argument("--ping-interval", type=float, default=2.0, help="heartbeat period announced (s)")
     parser.add_argument("--rooms", type=int, default=0, help="serve this many hosts (0: one, @bench.host)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between steps (0: none)")
+    parser.add_argument("--no-prerender", action="store_true", help="render each frame as it is sent")
     args = parser.parse_args()
     # Violations are counted in the summary; a client that disconnects mid-stream leaves in-flight frames unacked.
     logging.getLogger("tiktok_live.testing").setLevel(logging.ERROR)

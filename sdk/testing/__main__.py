@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--speed", type=float, default=1.0, help="play faster (>1) or slower (<1)")
     parser.add_argument("--seed", type=int, default=0, help="seed for ids and the default scenario")
     parser.add_argument("--ping-interval", type=float, default=10.0, help="heartbeat period announced, seconds")
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="render every frame of the script before serving, so sending costs only the send (load tests)",
+    )
     return parser
 
 
@@ -81,6 +86,7 @@ async def _serve(args: argparse.Namespace) -> int:
             ping_interval=args.ping_interval,
             on_violation=_emit,
             users=users,
+            prerender=args.prerender,
         )
         simulator.use_scenario(recording_scenario(args.recording) if args.recording else args.scenario)
     except (ScenarioError, RecordingError, ValueError) as error:

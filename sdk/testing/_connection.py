@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import gzip
 import logging
 import time
 from collections import OrderedDict
@@ -25,7 +24,9 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import WSMsgType, web
 from google.protobuf.message import DecodeError
 
-from tiktok_live._generated.pb import transport_pb2, webcast_pb2
+from tiktok_live._generated.pb import transport_pb2
+from tiktok_live.testing import _render
+from tiktok_live.testing._render import UNKNOWN_METHOD, push_body, render_frame, render_messages
 
 if TYPE_CHECKING:
     from tiktok_live.testing._scenario import Step
@@ -37,12 +38,6 @@ logger = logging.getLogger("tiktok_live.testing")
 
 GARBAGE_FRAME: Final = b"\xff" * 11 + b" simulated garbage, not a push frame"
 """The bytes of the ``garbage_frame_at`` fault: an over-long varint, so it never parses as a ``PushFrame``."""
-UNKNOWN_METHOD: Final = "WebcastSimulatorUnknownMessage"
-"""The method name of the extra message the ``unknown_method_at`` fault adds."""
-CORRUPT_PREFIX: Final = b"\x0a\xff\xff\xff\x07"
-"""Prepended to a payload by ``corrupt_message_at``: field 1 claims ~268 MB, so no message class can decode it."""
-
-_FrameResult = webcast_pb2.ProtoMessageFetchResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +95,26 @@ class _Pending:
 
 
 _NO_FAULTS: Final = Faults()
+_HB_BODY: Final = push_body("hb", b"")
+_ENTER_ROOM_RESP_BODY: Final = push_body("im_enter_room_resp", b"")
 _PARTIAL_FRAME: Final = b"\x82\x7e\x10\x00" + bytes(100)
 """A binary WebSocket frame announcing 4,096 payload bytes, cut after 100 (for ``Faults.reset_mid_frame``)."""
 _ACKED_MEMORY: Final = 1024
+_YIELD_EVERY: Final = 0.02
+"""Seconds of back-to-back zero-delay steps a connection sends before letting the other tasks run (its ack
+reader, other connections): one event-loop round per 20 ms of work, not one per frame."""
+
+
+def _fault_positions(faults: Faults) -> frozenset[int]:
+    """The script steps some ``*_at`` fault names (a connection renders those itself, never from the cache)."""
+    named = (
+        faults.garbage_frame_at,
+        faults.truncated_gzip_at,
+        faults.corrupt_message_at,
+        faults.unknown_method_at,
+        faults.duplicate_msg_ids_at,
+    )
+    return frozenset(position for position in named if position is not None)
 
 
 class SimulatedConnection:
@@ -123,6 +135,7 @@ class SimulatedConnection:
         self.start_position = start_position
         self._position = start_position
         self._faults = sim.faults if sim.faults.applies_to(number) else _NO_FAULTS
+        self._fault_positions = _fault_positions(self._faults)
         self._loop = asyncio.get_running_loop()
         self._opened = self._loop.time()
         self._send_lock = asyncio.Lock()
@@ -205,97 +218,61 @@ class SimulatedConnection:
 
     # ── sending ─────────────────────────────────────────────────────────────────────────────────────────────
 
-    def _push(
-        self, payload_type: str, payload: bytes, headers: dict[str, str] | None = None
-    ) -> transport_pb2.PushFrame:
+    def _stamp(self, body: bytes) -> tuple[int, bytes]:
+        """A push frame of this connection: the next seq_id, a fresh log_id, then ``body`` (the fields after them,
+        see :func:`push_body`); returns the log_id and the frame's bytes."""
         self._seq_id += 1
-        frame = transport_pb2.PushFrame(
-            seq_id=self._seq_id,
-            log_id=self._sim._new_log_id(),
-            service=1,
-            method=1,
-            payload_encoding="pb",
-            payload_type=payload_type,
-            payload=payload,
-        )
-        for key, value in (headers or {}).items():
-            frame.headers.add(key=key, value=value)
-        return frame
+        log_id = self._sim._new_log_id()
+        return log_id, transport_pb2.PushFrame(seq_id=self._seq_id, log_id=log_id).SerializeToString() + body
 
-    async def _send(self, frame: transport_pb2.PushFrame, ack_ext: str | None = None) -> None:
+    async def _send(self, body: bytes, ack_ext: str | None = None) -> None:
         """Send one frame; with ``ack_ext`` it is registered as needing an ack with that payload first."""
+        log_id, data = self._stamp(body)
         if ack_ext is not None:
-            self._pending[frame.log_id] = _Pending(frame.seq_id, ack_ext, self._loop.time())
-            self._wake.set()
-        await self._send_bytes(frame.SerializeToString())
+            if not self._pending:  # the watchdog has no ack deadline to wait for yet; a later frame's is later
+                self._wake.set()
+            self._pending[log_id] = _Pending(self._seq_id, ack_ext, self._loop.time())
+        await self._send_bytes(data)
 
     async def _send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
             await self._ws.send_bytes(data)
         self._sim.frames_sent += 1
 
-    def _msg_frame(
-        self, position: int, messages: list[webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage], suffix: str = ""
-    ) -> tuple[transport_pb2.PushFrame, str]:
-        """A ``msg`` frame for the step at ``position``, and the internal_ext its ack must carry."""
-        now = int(time.time() * 1000)
-        result = _FrameResult(
-            messages=messages,
-            cursor=self._sim._cursor(position + 1),
-            internal_ext=f"internal_src:sim|seq:{position + 1}{suffix}",
-            now=now,
-            need_ack=True,
-            heartbeat_duration=10_000,
-            fetch_interval=0,
-        )
-        payload = gzip.compress(result.SerializeToString(), mtime=0)
-        headers = {
-            "compress_type": "gzip",
-            "im-cursor": result.cursor,
-            "im-internal_ext": result.internal_ext,
-            "im-now": str(now),
-        }
-        return self._push("msg", payload, headers), result.internal_ext
-
-    def _messages(self, position: int, step: Step) -> list[webcast_pb2.ProtoMessageFetchResult.BaseProtoMessage]:
-        faults = self._faults
-        create_time = int(time.time() * 1000)
-        messages = []
-        for index, spec in enumerate(step.messages):
-            msg_id = self._sim._msg_id(position, index)
-            payload = spec.render(msg_id=msg_id, room_id=self._sim.room_id, create_time=create_time)
-            if faults.corrupt_message_at == position and faults.corrupt_index == index:
-                payload = CORRUPT_PREFIX + payload
-            messages.append(
-                _FrameResult.BaseProtoMessage(method=spec.method, payload=payload, msg_id=msg_id, msg_type=0)
-            )
-        if faults.unknown_method_at == position:
-            msg_id = self._sim._msg_id(position, len(step.messages))
-            common = webcast_pb2.CommonMessageData(
-                method=UNKNOWN_METHOD, msg_id=msg_id, room_id=self._sim.room_id, create_time=create_time
-            )
-            payload = webcast_pb2.WebcastChatMessage(common=common).SerializeToString()  # field 1 = common
-            messages.append(_FrameResult.BaseProtoMessage(method=UNKNOWN_METHOD, payload=payload, msg_id=msg_id))
-        for offset, message in enumerate(messages):
-            message.offset = offset
-        return messages
-
     async def _send_step(self, position: int, step: Step) -> None:
-        faults = self._faults
-        if faults.garbage_frame_at == position:
-            await self._send_bytes(GARBAGE_FRAME)
-        messages = self._messages(position, step)
-        if faults.truncated_gzip_at == position:
-            broken, _ = self._msg_frame(position, messages, "|truncated")
-            broken.payload = broken.payload[: max(len(broken.payload) // 2, 1)]
-            await self._send(broken)
-        frame, ext = self._msg_frame(position, messages)
-        await self._send(frame, ext)
-        if faults.duplicate_msg_ids_at == position:
-            again, again_ext = self._msg_frame(position, messages, "|dup")
-            await self._send(again, again_ext)
+        if position in self._fault_positions:
+            await self._send_faulted_step(position, step)
+        else:
+            rendered = self._sim._prerendered(position, step)
+            if rendered is None:
+                now = _render.wall_ms()
+                rendered = render_frame(self._sim, position, render_messages(self._sim, position, step, now), now)
+            await self._send(rendered.body, rendered.internal_ext)
         if any(spec.ends_stream for spec in step.messages):
             self._sim._stream_ended()
+
+    async def _send_faulted_step(self, position: int, step: Step) -> None:
+        """A step some fault names, rendered for this connection alone."""
+        faults, sim = self._faults, self._sim
+        now = _render.wall_ms()
+        if faults.garbage_frame_at == position:
+            await self._send_bytes(GARBAGE_FRAME)
+        messages = render_messages(
+            sim,
+            position,
+            step,
+            now,
+            corrupt_index=faults.corrupt_index if faults.corrupt_message_at == position else None,
+            unknown_method=faults.unknown_method_at == position,
+        )
+        if faults.truncated_gzip_at == position:
+            broken = render_frame(sim, position, messages, now, suffix="|truncated", truncated=True)
+            await self._send(broken.body)
+        rendered = render_frame(sim, position, messages, now)
+        await self._send(rendered.body, rendered.internal_ext)
+        if faults.duplicate_msg_ids_at == position:
+            again = render_frame(sim, position, messages, now, suffix="|dup")
+            await self._send(again.body, again.internal_ext)
 
     async def _send_script(self) -> _Outcome:
         sim = self._sim
@@ -308,8 +285,16 @@ class SimulatedConnection:
             await self._reply_enter_room()  # before any msg frame, as TikTok does
         faults = self._faults
         sent = 0
+        loop = self._loop
+        yield_at = loop.time() + _YIELD_EVERY
         while (step := sim._step_at(self._position)) is not None:
-            await asyncio.sleep(step.delay / sim.speed)  # also yields between zero-delay steps
+            pause = step.delay / sim.speed
+            if pause > 0:
+                await asyncio.sleep(pause)
+                yield_at = loop.time() + _YIELD_EVERY
+            elif loop.time() >= yield_at:  # zero-delay steps: let the ack reader and other connections run
+                await asyncio.sleep(0)
+                yield_at = loop.time() + _YIELD_EVERY
             if step.messages:
                 await self._send_step(self._position, step)
                 sim._played(step)
@@ -334,7 +319,7 @@ class SimulatedConnection:
         while True:
             await asyncio.sleep(interval)
             if not self._silent:
-                await self._send(self._push("hb", b""))
+                await self._send(_HB_BODY)
 
     # ── reading and checking ────────────────────────────────────────────────────────────────────────────────
 
@@ -401,7 +386,7 @@ class SimulatedConnection:
         self._wake.set()
 
     async def _reply_enter_room(self) -> None:
-        await self._send(self._push("im_enter_room_resp", b""))
+        await self._send(_ENTER_ROOM_RESP_BODY)
 
     def _spawn(self, coroutine: Coroutine[object, object, object]) -> None:
         task: asyncio.Task[object] = asyncio.create_task(coroutine, name=f"simulator reply #{self.number}")
@@ -431,8 +416,8 @@ class SimulatedConnection:
                 f"ack of frame seq_id={pending.seq_id} (log_id={frame.log_id}) carries {frame.payload[:80]!r}, "
                 f"expected that frame's internal_ext {expected!r}"
             )
-        self._acks_changed.set()
-        self._wake.set()
+        if not self._pending:  # the watchdog needs no wake-up: an ack only moves its next deadline later
+            self._acks_changed.set()
 
     def _on_heartbeat(self, frame: transport_pb2.PushFrame) -> None:
         now = self._loop.time()

@@ -58,6 +58,7 @@ HOST_OPTIONS: Final = (
     "heartbeat_grace",
     "server_heartbeat_interval",
     "max_records",
+    "prerender",
 )
 """The options every host of a many-host simulator takes from the constructor's arguments."""
 LIVES_PER_HOST: Final = 100

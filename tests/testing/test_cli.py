@@ -14,6 +14,7 @@ import aiohttp
 from tests.testing.conftest import UA, within
 from tiktok_live._generated.pb import transport_pb2
 from tiktok_live._protocol import decode_fetch_result
+from tiktok_live.protocol import Session
 
 START = re.compile(r"^tiktok-live simulator: (http://127\.0\.0\.1:(\d+)) serving @(\S+)$")
 
@@ -89,3 +90,31 @@ async def test_unknown_scenario_is_a_usage_error() -> None:
         assert await within(cli.wait(), 20) == 2
         assert cli.stderr is not None
         assert b"invalid choice: 'nope'" in await cli.stderr.read()
+
+
+async def test_prerender_serves_the_whole_show() -> None:
+    async with launched("--prerender", "--speed", "1000") as cli:
+        match = await start_line(cli)
+        url = match.group(1)
+        reader = Session()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/api-live/user/room/", params={"uniqueId": "simulator"}) as response:
+                room_id = int((await response.json())["data"]["user"]["roomId"])
+            params = {"room_id": str(room_id), "user_agent": UA}
+            async with session.get(f"{url}/webcast/fetch", params=params) as response:
+                result = decode_fetch_result(await response.read())
+            query = {"room_id": str(room_id), **result.route_params}
+            async with session.ws_connect(result.push_server, params=query, headers={"User-Agent": UA}) as ws:
+                await ws.send_bytes(reader.enter_room(room_id))
+                await ws.send_bytes(reader.heartbeat(room_id))
+                async for message in ws:
+                    received = reader.receive(message.data)
+                    if received.ack is not None:
+                        await ws.send_bytes(received.ack)
+                close_code = ws.close_code
+        cli.send_signal(signal.SIGINT)
+        assert await within(cli.wait(), 10) == 0
+        assert cli.stdout is not None
+        printed = (await cli.stdout.read()).decode()
+    assert close_code == 1000 and reader.ended  # the default show, to its end
+    assert "violation" not in printed
