@@ -182,7 +182,12 @@ NOTES = [
     "Row 5: the simulator (`python -m bench.serve`, tiktok_live.testing.Simulator, the corpus as raw specs, one "
     "step per push frame, no delays) and the client (`python -m bench.probe`) are separate processes on the "
     "same 2 cores; msg/s is messages per second of the client process's CPU time (`time.process_time`), from "
-    "ConnectEvent to the end of the stream. Wall msg/s is bounded by the simulator (gzip, serialization).",
+    "ConnectEvent to the end of the stream. The simulator renders every frame before it reports ready "
+    "(`Simulator(prerender=True)`: gzip and serialization done ahead), so it outpaces the client and the row "
+    "measures a client reading a flood (busy ~100% of the wall time): frames arrive several at a time and their "
+    "acks leave in one write. A client fed one frame at a time pays one event-loop wake-up and one ack write per "
+    "frame on top: nearly twice the CPU per message when the simulator renders at send time "
+    "(`bench.serve --no-prerender`).",
     "Row 6: `python -c 'import tiktok_live'` median wall time over several fresh interpreters; the first event "
     "is timed in a fresh process against a simulator process.",
     "Rows 8a-8d: `tiktok-live fleet worker` processes exporting every event exactly once into a stream on their "

@@ -1,6 +1,6 @@
-"""The simulator's pages, APIs and sign server: one function per route, each given the simulator (the host the
-request is about, or a many-host simulator's origin) and the request. The push WebSocket is the simulator's own
-(its tokens and connections); its frames are played by ``_connection``."""
+"""The simulator's pages, APIs, sign server and push WebSocket: one function per route, each given the simulator
+(the host the request is about, or a many-host simulator's origin) and the request. A WebSocket's frames are
+played by ``_connection``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import base64
 import hmac
 import html
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -16,16 +17,19 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from tiktok_live._generated.pb import webcast_pb2
+from tiktok_live.testing._connection import SimulatedConnection
 
 if TYPE_CHECKING:
     from tiktok_live.testing._messages import MessageSpec
     from tiktok_live.testing._server import Simulator
 
 __all__ = [
+    "CLOSE_TIMEOUT",
     "GIFT_CATALOGUE",
     "LIVE",
     "OFFLINE",
     "USER_NOT_FOUND",
+    "HandshakeRejection",
     "SignRequest",
     "Token",
     "avatar_urls",
@@ -35,8 +39,13 @@ __all__ = [
     "room_info",
     "sign",
     "user_room",
+    "websocket",
 ]
 
+logger = logging.getLogger("tiktok_live.testing")
+
+CLOSE_TIMEOUT: Final = 2.0
+"""Seconds the simulator gives a WebSocket to close, and its connections to finish when it stops."""
 USER_NOT_FOUND: Final = 19881007
 """``statusCode`` of ``/api-live/user/room/`` for an unknown user."""
 LIVE: Final = 2
@@ -72,6 +81,18 @@ class SignRequest:
     status: int
     at: float = 0.0
     """When it arrived (``time.time()``, before any ``sign_delay``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeRejection:
+    """A WebSocket upgrade the simulator refused the way TikTok does (HTTP 200 with ``handshake-*`` headers)."""
+
+    status: int
+    """The ``handshake-status`` header (415, 417)."""
+    message: str
+    """The ``handshake-msg`` header (``DEVICE_BLOCKED``, ``illegal secret key``)."""
+    reason: str
+    """Why, in words (not sent to the client)."""
 
 
 @dataclass(slots=True)
@@ -364,3 +385,61 @@ def _history(sim: Simulator, position: int) -> list[webcast_pb2.ProtoMessageFetc
         )
         for pos, index, spec in picked + recent[::-1]
     ]
+
+
+def _reject(sim: Simulator, status: int, message: str, reason: str) -> web.Response:
+    sim._record(sim.rejections, HandshakeRejection(status, message, reason))
+    logger.info("simulator refused a WebSocket: %s (%s)", message, reason)
+    return web.Response(status=200, headers={"handshake-status": str(status), "handshake-msg": message})
+
+
+def _take_token(sim: Simulator, value: str) -> tuple[Token | None, str]:
+    if not value:
+        return None, "no wrss token in the query"
+    token = sim._tokens.pop(value, None)
+    if token is None:
+        used = value in sim._used_tokens
+        return None, "the wrss token was already used" if used else "unknown or expired wrss token"
+    sim._used_tokens[value] = time.monotonic()
+    if time.monotonic() - token.issued > sim.token_ttl:
+        return None, f"the wrss token expired ({sim.token_ttl:g} s)"
+    return token, ""
+
+
+async def websocket(sim: Simulator, request: web.Request) -> web.StreamResponse:
+    """The push WebSocket: refuse the upgrade as TikTok does (no user agent, a bad or used token, another room),
+    else play the script on a new connection until it ends."""
+    user_agent = request.headers.get("User-Agent", "").strip()
+    if not user_agent:
+        return _reject(sim, 415, "DEVICE_BLOCKED", "no User-Agent header")
+    token, reason = _take_token(sim, request.query.get("wrss", ""))
+    if token is None:
+        return _reject(sim, 417, "illegal secret key", reason)
+    room = request.query.get("room_id", "")
+    if room != str(sim.room_id) or token.room_id != sim.room_id:
+        return _reject(sim, 417, "illegal secret key", f"room_id {room!r} is not this room ({sim.room_id})")
+    ws = web.WebSocketResponse(autoping=False, timeout=CLOSE_TIMEOUT)
+    if not ws.can_prepare(request).ok:
+        return web.Response(status=400, text="expected a WebSocket upgrade")
+    ws.headers["Handshake-Options"] = f"ping-interval={sim.ping_interval:g}"
+    await ws.prepare(request)
+    sim.connections += 1
+    number = sim.connections
+    resume = sim._parse_cursor(request.query.get("cursor"))
+    sim._prerender()  # no-op unless something the frames depend on changed since they were rendered
+    connection = SimulatedConnection(sim, ws, request, number, resume if resume is not None else token.position)
+    if user_agent != token.user_agent:
+        connection.violation(
+            "the WebSocket User-Agent differs from the user_agent given to the sign server (they must match)"
+        )
+    sim._active.add(connection)
+    sim._idle.clear()
+    logger.info("simulator connection #%d open (from step %d)", number, connection.start_position)
+    try:
+        await connection.run()
+    finally:
+        sim._active.discard(connection)
+        if not sim._active:
+            sim._idle.set()
+        logger.info("simulator connection #%d closed", number)
+    return ws

@@ -22,7 +22,6 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar, Unpack
 
@@ -34,7 +33,15 @@ from tiktok_live.testing._connection import Faults, SimulatedConnection
 from tiktok_live.testing._hosts import SignWindows, dispatcher, make_hosts, msg_id_base
 from tiktok_live.testing._messages import MessageSpec, make_user
 from tiktok_live.testing._render import FrameCache, RenderedFrame
-from tiktok_live.testing._routes import GIFT_CATALOGUE, LIVE, OFFLINE, SignRequest, Token
+from tiktok_live.testing._routes import (
+    CLOSE_TIMEOUT,
+    GIFT_CATALOGUE,
+    LIVE,
+    OFFLINE,
+    HandshakeRejection,
+    SignRequest,
+    Token,
+)
 from tiktok_live.testing._scenario import Scenario, Step, load_scenario
 from tiktok_live.testing._video import VIDEO_PATH, VideoFeed
 
@@ -53,20 +60,7 @@ logger = logging.getLogger("tiktok_live.testing")
 WS_PATH: Final = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 """The push WebSocket's path; ``push_server`` in the sign bundle points here."""
 _CURSOR = re.compile(r"^sim-(\d+)-(\d+)-(\d+)$")
-_CLOSE_TIMEOUT: Final = 2.0
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeRejection:
-    """A WebSocket upgrade the simulator refused the way TikTok does (HTTP 200 with ``handshake-*`` headers)."""
-
-    status: int
-    """The ``handshake-status`` header (415, 417)."""
-    message: str
-    """The ``handshake-msg`` header (``DEVICE_BLOCKED``, ``illegal secret key``)."""
-    reason: str
-    """Why, in words (not sent to the client)."""
 
 
 class Simulator:
@@ -113,17 +107,11 @@ class Simulator:
     ``server_heartbeat_interval`` (send server ``hb`` frames that often; None: never). Zero-delay steps go out
     back to back, other tasks (the connection's ack reader, other connections) running every 20 ms or so.
 
-    Load tests: ``prerender=True`` renders every scripted ``msg`` frame of the current LIVE once, so that playing
-    a step costs only its send (a frame's gzip fetch result costs ~100 µs to render, more than a client needs to
-    read it). Frames are rendered when a script is set (:meth:`script` renders the steps it appends), when a LIVE
-    starts and, for anything else that changed, before serving and before each connection plays; a frame that no
-    longer matches the host (its LIVE, room id, seed, ``loop``) is rendered at send time instead, never sent
-    stale. The whole script's frames are held in memory (about the size of their gzip payloads: ~1.7 KB a frame
-    for real TikTok traffic; a many-host simulator holds every host's). The messages' ``create_time`` and the
-    result's ``now`` then carry the time of rendering, not of sending; seq_id and log_id are each connection's,
-    as ever. A step a fault names (``Faults.*_at``) is rendered for its connection alone; in ``loop`` mode the
-    passes after the first (fresh msg ids) are rendered when first sent and shared by the connections (the
-    latest pass's worth, 4,096 frames at least).
+    Load tests: ``prerender=True`` renders every scripted ``msg`` frame of the LIVE once, when the script is set
+    or a LIVE starts (rendering costs ~100 µs a frame, more than a fast client needs to read it), so playing a step
+    costs only its send. The frames stay in memory (~1.7 KB each for real traffic); their ``create_time`` and
+    ``now`` are the render time. A frame that no longer matches the host (LIVE, room id, seed, ``loop``) or that a
+    fault names is rendered at send time instead: never sent stale. The testing guide's "Load tests" has more.
 
     Video: ``video`` (:class:`~tiktok_live.testing.VideoFeed`): the FLV stream at the pull URLs of the room info
     (length, pace, a drop fault, the qualities offered and which forms name them).
@@ -326,7 +314,7 @@ class Simulator:
         app.router.add_get(WS_PATH, self._handle_ws)
         app.router.add_get(VIDEO_PATH + "{name}", self._handle_video)
         # A client that vanishes without closing must not hold stop() for aiohttp's default 60 s.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=CLOSE_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:
@@ -346,9 +334,9 @@ class Simulator:
         self._port = None
         self._stopping.set()  # releases delayed sign requests
         connections = [connection for host in self._served() for connection in host._active]
-        await asyncio.gather(*(connection.shutdown(_CLOSE_TIMEOUT) for connection in connections))
+        await asyncio.gather(*(connection.shutdown(CLOSE_TIMEOUT) for connection in connections))
         try:
-            await asyncio.wait_for(self.wait_idle(), _CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.wait_idle(), CLOSE_TIMEOUT)
         except TimeoutError:
             logger.warning(
                 "simulator: %d connection(s) did not finish closing", sum(len(host._active) for host in self._served())
@@ -717,58 +705,8 @@ class Simulator:
 
     # ── WebSocket ───────────────────────────────────────────────────────────────────────────────────────────
 
-    def _reject(self, status: int, message: str, reason: str) -> web.Response:
-        self._record(self.rejections, HandshakeRejection(status, message, reason))
-        logger.info("simulator refused a WebSocket: %s (%s)", message, reason)
-        return web.Response(status=200, headers={"handshake-status": str(status), "handshake-msg": message})
-
-    def _take_token(self, value: str) -> tuple[Token | None, str]:
-        if not value:
-            return None, "no wrss token in the query"
-        token = self._tokens.pop(value, None)
-        if token is None:
-            used = value in self._used_tokens
-            return None, "the wrss token was already used" if used else "unknown or expired wrss token"
-        self._used_tokens[value] = time.monotonic()
-        if time.monotonic() - token.issued > self.token_ttl:
-            return None, f"the wrss token expired ({self.token_ttl:g} s)"
-        return token, ""
-
     async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
-        user_agent = request.headers.get("User-Agent", "").strip()
-        if not user_agent:
-            return self._reject(415, "DEVICE_BLOCKED", "no User-Agent header")
-        token, reason = self._take_token(request.query.get("wrss", ""))
-        if token is None:
-            return self._reject(417, "illegal secret key", reason)
-        room = request.query.get("room_id", "")
-        if room != str(self.room_id) or token.room_id != self.room_id:
-            return self._reject(417, "illegal secret key", f"room_id {room!r} is not this room ({self.room_id})")
-        ws = web.WebSocketResponse(autoping=False, timeout=_CLOSE_TIMEOUT)
-        if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="expected a WebSocket upgrade")
-        ws.headers["Handshake-Options"] = f"ping-interval={self.ping_interval:g}"
-        await ws.prepare(request)
-        self.connections += 1
-        number = self.connections
-        resume = self._parse_cursor(request.query.get("cursor"))
-        self._prerender()  # no-op unless something the frames depend on changed since they were rendered
-        connection = SimulatedConnection(self, ws, request, number, resume if resume is not None else token.position)
-        if user_agent != token.user_agent:
-            connection.violation(
-                "the WebSocket User-Agent differs from the user_agent given to the sign server (they must match)"
-            )
-        self._active.add(connection)
-        self._idle.clear()
-        logger.info("simulator connection #%d open (from step %d)", number, connection.start_position)
-        try:
-            await connection.run()
-        finally:
-            self._active.discard(connection)
-            if not self._active:
-                self._idle.set()
-            logger.info("simulator connection #%d closed", number)
-        return ws
+        return await routes.websocket(self, request)
 
 
 def _bound_port(runner: web.AppRunner) -> int:
