@@ -384,13 +384,21 @@ def test_client_frames_are_masked_binary_frames_of_any_size(size: int) -> None:
     assert mask in framed[:14] and (size < 8 or payload not in framed)
 
 
-async def test_acks_received_in_one_round_go_out_in_one_write_in_order() -> None:
+def _batching(
+    script: list[tuple[float, aiohttp.WSMsgType, object]],
+) -> tuple[Fakes, Connection, WriterSocket, FakeTransport]:
+    """A connection on a socket with aiohttp's writer layout (acks batched onto its transport), playing ``script``."""
     fakes = Fakes()
     connection = _connection(fakes, watchdog_timeout=10.0)
     transport = FakeTransport()
-    socket = WriterSocket(fakes.clock, _acked_frames(5), _writer=FakeWriter(transport))
+    socket = WriterSocket(fakes.clock, script, _writer=FakeWriter(transport))
     _attach(connection, socket, fakes.clock)
     assert connection._acks_out is transport
+    return fakes, connection, socket, transport
+
+
+async def test_acks_received_in_one_round_go_out_in_one_write_in_order() -> None:
+    fakes, connection, socket, transport = _batching(_acked_frames(5))
     task = await _reading(connection, socket)  # five frames buffered at once: read in one go (no yield between)
     assert [unframe(write) for write in transport.writes] == [[received.ack for received in fakes.delivered]]
     assert socket.sent == [] and len(fakes.delivered) == 5
@@ -398,12 +406,8 @@ async def test_acks_received_in_one_round_go_out_in_one_write_in_order() -> None
 
 
 async def test_acks_go_out_before_the_close_frame_and_never_after_it() -> None:
-    fakes = Fakes()
-    connection = _connection(fakes, watchdog_timeout=10.0)
-    transport = FakeTransport()
-    socket = WriterSocket(fakes.clock, [*_acked_frames(2), (0.0, BINARY, msg_frame([wire(end(), 9)], need_ack=True))])
-    socket._writer = FakeWriter(transport)
-    _attach(connection, socket, fakes.clock)
+    ending = (0.0, BINARY, msg_frame([wire(end(), 9)], need_ack=True))
+    fakes, connection, socket, transport = _batching([*_acked_frames(2), ending])
     await connection._read()  # the stream ended: the acks are still queued, the caller closes at once
     assert transport.writes == []
     await connection.close()
@@ -415,11 +419,7 @@ async def test_acks_go_out_before_the_close_frame_and_never_after_it() -> None:
 
 
 async def test_acks_queued_for_a_closing_transport_are_dropped() -> None:
-    fakes = Fakes()
-    connection = _connection(fakes, watchdog_timeout=10.0)
-    transport = FakeTransport()
-    socket = WriterSocket(fakes.clock, _acked_frames(2), _writer=FakeWriter(transport))
-    _attach(connection, socket, fakes.clock)
+    fakes, connection, socket, transport = _batching(_acked_frames(2))
     transport.closing = True
     task = await _reading(connection, socket)
     assert transport.writes == [] and len(fakes.delivered) == 2 and connection._acks == []
