@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError
 
 from tiktok_live._generated.pb import transport_pb2
 from tiktok_live.testing import _render
-from tiktok_live.testing._render import UNKNOWN_METHOD, push_body, render_frame, render_messages
+from tiktok_live.testing._render import UNKNOWN_METHOD, push_body, render_frame, render_messages, render_step
 
 if TYPE_CHECKING:
     from tiktok_live.testing._scenario import Step
@@ -245,8 +245,7 @@ class SimulatedConnection:
         else:
             rendered = self._sim._prerendered(position, step)
             if rendered is None:
-                now = _render.wall_ms()
-                rendered = render_frame(self._sim, position, render_messages(self._sim, position, step, now), now)
+                rendered = render_step(self._sim, position, step, _render.wall_ms())
             await self._send(rendered.body, rendered.internal_ext)
         if any(spec.ends_stream for spec in step.messages):
             self._sim._stream_ended()

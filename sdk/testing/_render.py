@@ -34,6 +34,7 @@ __all__ = [
     "push_body",
     "render_frame",
     "render_messages",
+    "render_step",
     "wall_ms",
 ]
 
@@ -133,7 +134,9 @@ def render_frame(
     return RenderedFrame(push_body("msg", payload, headers), result.internal_ext)
 
 
-def _render_step(sim: Simulator, position: int, step: Step, now: int) -> RenderedFrame:
+def render_step(sim: Simulator, position: int, step: Step, now: int) -> RenderedFrame:
+    """The ``msg`` frame of ``step``, the step at ``position``, as of ``now`` (ms), with no fault applied: what the
+    cache holds, and what a connection renders at send time when the cache has nothing for the step."""
     return render_frame(sim, position, render_messages(sim, position, step, now), now)
 
 
@@ -175,7 +178,7 @@ class FrameCache:
         now = wall_ms()
         for position in range(start, len(sim._steps)):
             step = sim._step_at(position)
-            self._frames.append(_render_step(sim, position, step, now) if step and step.messages else None)
+            self._frames.append(render_step(sim, position, step, now) if step and step.messages else None)
         return len(sim._steps) - start
 
     def get(self, sim: Simulator, position: int, step: Step) -> RenderedFrame | None:
@@ -190,7 +193,7 @@ class FrameCache:
             return None
         rendered = self._later.get(position)
         if rendered is None:
-            rendered = self._later[position] = _render_step(sim, position, step, wall_ms())
+            rendered = self._later[position] = render_step(sim, position, step, wall_ms())
             if len(self._later) > max(len(frames), _LATER_FRAMES):
                 self._later.popitem(last=False)
         return rendered
